@@ -1,0 +1,3 @@
+"""Robustness certificates for sparse adversarial attacks by randomized ablation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""Random ablation: which k of the d pixels an ablated sample keeps.
+
+Keep-sets are exact uniform draws from the k-subsets of [d] (the paper's U(d, k)), made with
+Floyd's algorithm vectorised over rows: one Python step per kept pixel, none per image or sample.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _check(d: int, k: int) -> None:
+    if not 0 <= k <= d:
+        raise ValueError(f"need 0 <= k <= d, got k={k}, d={d}")
+
+
+def draw_uniforms(
+    num: int, d: int, k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Draw the float64 uniforms that `keep_masks_from_uniforms` turns into `num` keep-sets."""
+    _check(d, k)
+    device = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(num, min(k, d - k), generator=generator, dtype=torch.float64, device=device)
+
+
+def keep_masks_from_uniforms(u: torch.Tensor, d: int, k: int) -> torch.Tensor:
+    """Turn uniforms of shape (num, min(k, d-k)) into boolean keep masks of shape (num, d)."""
+    _check(d, k)
+    num, draws = u.shape
+    if draws != min(k, d - k):
+        raise ValueError(f"expected {min(k, d - k)} uniforms per row for k={k}, d={d}, got {draws}")
+    # Floyd: for j = d-m .. d-1 pick t uniform in [0, j]; add t, or j if t is already chosen.
+    # For k > d/2 we choose the d-k ablated pixels instead, which is the same distribution.
+    m = draws
+    chosen = torch.zeros(num, d, dtype=torch.bool, device=u.device)
+    for i in range(m):
+        j = d - m + i
+        t = (u[:, i] * (j + 1)).long().clamp_(max=j)
+        taken = chosen.gather(1, t.unsqueeze(1)).squeeze(1)
+        pick = torch.where(taken, torch.full_like(t, j), t)
+        chosen.scatter_(1, pick.unsqueeze(1), True)
+    return chosen if m == k else ~chosen
+
+
+def keep_masks(
+    num: int,
+    d: int,
+    k: int,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """Draw `num` independent uniform k-of-d keep-sets as a (num, d) boolean mask."""
+    u = draw_uniforms(num, d, k, generator)
+    if device is not None:
+        u = u.to(device)
+    return keep_masks_from_uniforms(u, d, k)
+
+
+def shared_keep_mask(
+    batch: int,
+    d: int,
+    k: int,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """Draw one keep-set and share it across a minibatch of `batch` images, as in training."""
+    return keep_masks(1, d, k, generator, device).expand(batch, d)

@@ -1,0 +1,127 @@
+"""Encodings of the NULL symbol, for images with any number C of channels.
+
+- multichannel: a pixel s in [0, 1]^C is coded as (s, 1 - s) over 2C channels and NULL as all
+  zeros, equally far from every colour (the paper's choice).
+- mean: a pixel keeps its C channels and NULL is the per-channel training-set mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+class Encoding:
+    """Maps images in [0, 1] and keep masks to the base classifier's input."""
+
+    name: str = ""
+
+    def __init__(self, channels: int) -> None:
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1, got {channels}")
+        self.channels = channels
+
+    @property
+    def out_channels(self) -> int:
+        """Number of channels the base classifier sees."""
+        raise NotImplementedError
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """Code whole images (N, C, H, W) with no pixel ablated."""
+        raise NotImplementedError
+
+    def null(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """Return the NULL code as a vector of `out_channels` values."""
+        raise NotImplementedError
+
+    def ablate_coded(self, coded: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Replace by NULL every pixel of coded images (N, C', H, W) outside `keep` (N, H*W)."""
+        n, _, h, w = coded.shape
+        keep = keep.reshape(n, 1, h, w)
+        null = self.null(coded.device, coded.dtype).view(1, -1, 1, 1)
+        return torch.where(keep, coded, null)
+
+    def __call__(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Code images (N, C, H, W) in [0, 1], keeping only the pixels in `keep` (N, H*W)."""
+        if x.shape[1] != self.channels:
+            raise ValueError(
+                f"{self.name} encoding expects {self.channels} channels, got {x.shape[1]}"
+            )
+        return self.ablate_coded(self.code(x), keep)
+
+    def describe(self) -> dict:
+        """Return what is needed to rebuild this encoding with `get_encoding`."""
+        return {"encoding": self.name, "channels": self.channels, "mean": None}
+
+
+class MultichannelEncoding(Encoding):
+    """(s, 1 - s) per channel; NULL = all zeros."""
+
+    name = "multichannel"
+
+    @property
+    def out_channels(self) -> int:
+        """Twice the image channels."""
+        return 2 * self.channels
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """Stack each image with its inverse."""
+        return torch.cat([x, 1 - x], dim=1)
+
+    def null(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """All zeros."""
+        return torch.zeros(self.out_channels, device=device, dtype=dtype)
+
+    def ablate_coded(self, coded: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Zero every ablated pixel."""
+        n, _, h, w = coded.shape
+        return coded * keep.reshape(n, 1, h, w).to(coded.dtype)
+
+
+class MeanEncoding(Encoding):
+    """Pixel values as they are; NULL = the per-channel training-set mean."""
+
+    name = "mean"
+
+    def __init__(self, mean: Sequence[float]) -> None:
+        super().__init__(len(mean))
+        self.mean = [float(v) for v in mean]
+
+    @property
+    def out_channels(self) -> int:
+        """The image channels."""
+        return self.channels
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """The image itself."""
+        return x
+
+    def null(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The training-set mean of each channel."""
+        return torch.tensor(self.mean, device=device, dtype=dtype)
+
+    def describe(self) -> dict:
+        """Name, channels and the mean."""
+        return {"encoding": self.name, "channels": self.channels, "mean": list(self.mean)}
+
+
+ENCODINGS = ("multichannel", "mean")
+
+
+def get_encoding(name: str, channels: int = 1, mean: Sequence[float] | None = None) -> Encoding:
+    """Build the encoding called `name` for images of `channels` channels."""
+    if name == "multichannel":
+        return MultichannelEncoding(channels)
+    if name == "mean":
+        if mean is None or len(mean) != channels:
+            raise ValueError(
+                f"the mean encoding needs one mean per channel ({channels}), got {mean!r}"
+            )
+        return MeanEncoding(mean)
+    raise ValueError(f"unknown encoding {name!r}; expected one of {', '.join(ENCODINGS)}")
+
+
+def channel_mean(images: torch.Tensor) -> list[float]:
+    """Per-channel mean of training images (N, C, H, W), the mean encoding's NULL."""
+    return images.double().mean(dim=(0, 2, 3)).tolist()

@@ -1,0 +1,168 @@
+"""Turning vote counts into per-image certificate tables and those into the paper's Table 1.
+
+Certificate CSV (one row per test image): index, label, guess, p_lower, radius (−1: no radius),
+robustness, prediction (−1: abstain), correct, and the raw counts select_c, bound_c, predict_c for
+every class c, so every certificate can be recomputed without a GPU. `robustness` follows the
+paper and the authors' convention: −inf (written "-inf") where the certification guess is not the
+label (the paper's N/A), 0 for a correct guess without a certified radius, else the radius.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from randablate import certificates
+from randablate.files import atomic_path
+
+STAGES = ("select", "bound", "predict")
+PAPER_COLUMNS = {
+    "accuracy_pct": "paper_accuracy_pct",
+    "abstained_pct": "paper_abstained_pct",
+    "median_certified_robustness": "paper_median_certified_robustness",
+}
+PAPER_SETUP = (
+    "paper: all 10,000 test images, n0=1000, n=10000, n_predict=10000, alpha=0.05; "
+    "400 epochs SGD (momentum 0.9, lr 0.01 then 0.001 from epoch 201), fp32"
+)
+
+
+def load_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Return every array of a votes .npz file, loaded into memory."""
+    with np.load(path) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def merge_votes(paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> int:
+    """Concatenate vote shards (sorted by image index) into one .npz; return the image count."""
+    shards = [load_votes(p) for p in paths]
+    if not shards:
+        raise ValueError("no vote shards to merge")
+    per_image = [name for name, arr in shards[0].items() if arr.ndim >= 1]
+    scalars = [name for name, arr in shards[0].items() if arr.ndim == 0]
+    for path, shard in zip(paths, shards, strict=True):
+        if set(shard) != set(shards[0]):
+            raise ValueError(f"{path}: arrays {sorted(shard)} differ from {sorted(shards[0])}")
+        for name in scalars:
+            if shard[name] != shards[0][name]:
+                raise ValueError(f"{path}: {name}={shard[name]} differs from {shards[0][name]}")
+    merged = {name: np.concatenate([s[name] for s in shards]) for name in per_image}
+    order = np.argsort(merged["index"], kind="stable")
+    if np.any(np.diff(merged["index"][order]) == 0):
+        raise ValueError("vote shards overlap: an image index occurs twice")
+    merged = {name: arr[order] for name, arr in merged.items()}
+    merged.update({name: shards[0][name] for name in scalars})
+    with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **merged)
+    return len(order)
+
+
+def certificate_table(votes: Mapping[str, np.ndarray], alpha: float) -> pd.DataFrame:
+    """Return one row per image: certificate, prediction and the raw counts of every stage."""
+    d, k = int(votes["d"]), int(votes["k"])
+    label = np.asarray(votes["label"], dtype=np.int64)
+    guess, p_lower, radius = certificates.certify_from_counts(
+        votes["counts_select"], votes["counts_bound"], alpha, d, k
+    )
+    prediction = certificates.predict_from_counts(votes["counts_predict"], alpha)
+    table = pd.DataFrame(
+        {
+            "index": np.asarray(votes["index"], dtype=np.int64),
+            "label": label,
+            "guess": guess,
+            "p_lower": p_lower,
+            "radius": radius,
+            "robustness": certificates.robustness(guess, label, radius),
+            "prediction": prediction,
+            "correct": prediction == label,
+        }
+    )
+    counts = {
+        f"{stage}_{c}": np.asarray(votes[f"counts_{stage}"][:, c], dtype=np.int64)
+        for stage in STAGES
+        for c in range(votes[f"counts_{stage}"].shape[1])
+    }
+    return pd.concat([table, pd.DataFrame(counts)], axis=1)
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table atomically; missing values as "NA", infinities as "inf"/"-inf"."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, na_rep="NA", float_format="%.10g")
+
+
+def read_certificates(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a certificate CSV written by `write_csv(certificate_table(...))`."""
+    return pd.read_csv(path)
+
+
+def stage_samples(certs: pd.DataFrame, stage: str) -> int:
+    """Return the number of samples per image of `stage`, checking that all images agree."""
+    columns = [c for c in certs.columns if c.startswith(f"{stage}_")]
+    totals = certs[columns].sum(axis=1).unique()
+    if len(totals) != 1:
+        raise ValueError(f"images differ in their number of {stage} samples: {sorted(totals)}")
+    return int(totals[0])
+
+
+def summarize(certs: pd.DataFrame) -> dict[str, float | int | None]:
+    """Return the Table 1 quantities of one model: accuracy, abstentions, median certificate."""
+    if len(certs) == 0:
+        raise ValueError("no certificate rows")
+    median = certificates.median_certified_robustness(certs["robustness"].to_numpy(float))
+    return {
+        "accuracy_pct": 100.0 * float((certs["prediction"] == certs["label"]).mean()),
+        "abstained_pct": 100.0 * float((certs["prediction"] == -1).mean()),
+        "median_certified_robustness": None if np.isneginf(median) else int(median),
+        "images": len(certs),
+    }
+
+
+def training_setup(training: Mapping[str, object], scale: str) -> str:
+    """Describe the training settings (and, at reduced scale, the paper's) in one line."""
+    schedule = training["lr_schedule"]
+    lrs = " then ".join(f"{lr:g} from epoch {start}" for start, lr in schedule)
+    limit = training.get("max_train_images")
+    images = f" on {limit} images" if limit else ""
+    text = f"{training['epochs']} epochs {training['optimizer']}{images}, lr {lrs}, "
+    text += f"{training['precision']}"
+    if scale != "paper":
+        text = f"REDUCED SCALE: {text} ({PAPER_SETUP})"
+    return text
+
+
+def table1(
+    certs_by_k: Mapping[int, pd.DataFrame],
+    paper: pd.DataFrame,
+    alpha: float,
+    scale: str,
+    training: Mapping[str, object],
+) -> pd.DataFrame:
+    """Return Table 1 (one row per k, ours beside the paper's values) from certificate tables."""
+    rows = []
+    setup = training_setup(training, scale)
+    for k in sorted(certs_by_k):
+        certs = certs_by_k[k]
+        row = {"k": int(k), **summarize(certs)}
+        row["n0"] = stage_samples(certs, "select")
+        row["n"] = stage_samples(certs, "bound")
+        row["n_predict"] = stage_samples(certs, "predict")
+        row.update({"alpha": alpha, "scale": scale, "training": setup})
+        rows.append(row)
+    ours = pd.DataFrame(rows)
+    ours["accuracy_pct"] = ours["accuracy_pct"].round(2)
+    ours["abstained_pct"] = ours["abstained_pct"].round(2)
+    ours["median_certified_robustness"] = ours["median_certified_robustness"].astype("Int64")
+    theirs = paper[["k", *PAPER_COLUMNS]].rename(columns=PAPER_COLUMNS)
+    theirs["paper_median_certified_robustness"] = theirs[
+        "paper_median_certified_robustness"
+    ].astype("Int64")
+    return ours.merge(theirs, on="k", how="left")
+
+
+def robustness_by_k(certs_by_k: Mapping[int, pd.DataFrame]) -> dict[int, np.ndarray]:
+    """Return each k's per-image certified robustness (−inf for N/A)."""
+    return {int(k): certs["robustness"].to_numpy(float) for k, certs in certs_by_k.items()}

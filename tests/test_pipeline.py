@@ -1,0 +1,186 @@
+"""The Snakemake pipeline: dry run at the paper's config, config errors, a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from statsmodels.stats.proportion import proportion_confint
+
+from randablate.data import MNIST_FILES, default_cache_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in `workdir` (which holds its own config.yaml)."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+    command += ["--directory", str(workdir), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def paper_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table that snakemake prints."""
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_dry_run_of_table1_at_the_papers_config(tmp_path):
+    write_config(tmp_path, paper_config())
+    run = snakemake(
+        tmp_path, "results/tables/table1.csv", "-n", "--cores", "8", "--resources", "gpu=2"
+    )
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    # 20 values of k; 20 shards of the 10,000 test images each.
+    assert counts["train"] == 20
+    assert counts["votes_shard"] == 400
+    assert counts["votes_gather"] == counts["certificates"] == 20
+    assert counts["table1"] == 1
+    assert "shard-19-of-20.npz" in run.stdout and "k100/model.pt" in run.stdout
+
+
+def test_quick_profile_dry_run_covers_every_target(tmp_path):
+    write_config(tmp_path, paper_config())
+    run = snakemake(tmp_path, "--profile", str(REPO / "profiles/quick"), "-n")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    assert counts["train"] == 4 and counts["votes_shard"] == 8 and counts["table1"] == 1
+    assert counts["figure_certified_accuracy"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda c: c.update(epochs=3), "'epochs' was unexpected"),
+        (lambda c: c["table1"].update(n="many"), "'many' is not of type 'integer'"),
+        (lambda c: c["table1"].update(k=[45, 900]), "table1.k = 900; expected 1 <= k <= d = 784"),
+        (lambda c: c["table1"].update(alpha=1.5), "table1.alpha = 1.5; expected a number"),
+        (lambda c: c["table1"].update(alpha=0), "table1.alpha = 0; expected a number"),
+        (lambda c: c["table1"].update(encoding="zero"), "'zero' is not one of"),
+        (lambda c: c["training"]["mnist"].update(optimizer="rmsprop"), "'rmsprop' is not one of"),
+        (lambda c: c["table1"].update(shards=20000), "table1.shards = 20000; expected at most"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, expected):
+    config = paper_config()
+    change(config)
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n", "--cores", "1")
+    assert run.returncode != 0
+    assert expected in run.stdout + run.stderr, run.stdout + run.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def tiny_config(data_dir: Path) -> dict:
+    config = paper_config()
+    config.update(data_dir=str(data_dir), scale="reduced", seed=3)
+    config["table1"].update(
+        k=[30, 90],
+        num_images=12,
+        shards=2,
+        n0=20,
+        n=200,
+        n_predict=100,
+        batch_size=400,
+        precision="bf16",
+    )
+    config["training"]["mnist"].update(
+        epochs=1,
+        optimizer="adam",
+        lr_schedule=[[1, 0.001]],
+        precision="bf16",
+        checkpoint_every=1,
+        max_train_images=3000,
+    )
+    config["compute"]["train"].update(threads=1)
+    config["compute"]["votes"].update(threads=1)
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(mnist, tmp_path_factory) -> Path:
+    """A whole pipeline run on real MNIST at toy size; returns its working directory."""
+    workdir = tmp_path_factory.mktemp("pipeline")
+    data = workdir / "data"
+    (data / "mnist").mkdir(parents=True)
+    for name in MNIST_FILES:
+        shutil.copy(default_cache_dir() / name, data / "mnist" / name)
+    write_config(workdir, tiny_config(data))
+    run = snakemake(workdir, "--cores", "2", "--resources", "gpu=1")
+    assert run.returncode == 0, run.stderr[-5000:]
+    return workdir
+
+
+def test_tiny_pipeline_builds_table1_beside_the_papers_values(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/table1.csv")
+    assert table["k"].tolist() == [30, 90]
+    assert (table["images"] == 12).all()
+    assert (table[["n0", "n", "n_predict"]] == [20, 200, 100]).all().all()
+    assert (table["scale"] == "reduced").all()
+    assert table["training"].str.startswith("REDUCED SCALE").all()
+    paper = pd.read_csv(REPO / "resources/paper/table1_mnist_certificates.csv").set_index("k")
+    assert table["paper_accuracy_pct"].tolist() == paper.loc[[30, 90], "accuracy_pct"].tolist()
+    assert table["accuracy_pct"].between(0, 100).all()
+    assert (tiny_run / "results/figures/certified_accuracy_mnist.png").stat().st_size > 10_000
+
+
+def test_tiny_pipeline_certificates_follow_from_their_raw_counts(tiny_run):
+    certs = pd.read_csv(tiny_run / "results/certificates/mnist/multichannel/cnn/k30.csv")
+    assert certs["index"].tolist() == list(range(12))
+    labels = np.frombuffer(
+        (tiny_run / "data/mnist/t10k-labels-idx1-ubyte").read_bytes()[8:20], dtype=np.uint8
+    )
+    assert certs["label"].tolist() == labels.tolist()
+    for _, row in certs.iterrows():
+        select = [row[f"select_{c}"] for c in range(10)]
+        bound = [row[f"bound_{c}"] for c in range(10)]
+        assert sum(select) == 20 and sum(bound) == 200
+        guess = int(np.argmax(select))
+        lower = proportion_confint(bound[guess], 200, alpha=0.1, method="beta")[0]
+        lower = 0.0 if bound[guess] == 0 else lower
+        radius = max(
+            (
+                r
+                for r in range(785)
+                if lower - 1 + math.comb(784 - r, 30) / math.comb(784, 30) > 0.5
+            ),
+            default=-1,
+        )
+        assert (row["guess"], row["radius"]) == (guess, radius)
+        assert row["p_lower"] == pytest.approx(lower, rel=1e-9)
+
+
+def test_tiny_pipeline_writes_logs_and_reruns_nothing(tiny_run):
+    train_log = tiny_run / "logs/results/models/mnist/multichannel/cnn/k30/train.log"
+    assert "epoch 1/1" in train_log.read_text()
+    assert "device: cpu" in train_log.read_text()
+    shard_log = tiny_run / "logs/results/votes/mnist/multichannel/cnn/k90/shard-1-of-2.log"
+    assert "counted 6/6 images" in shard_log.read_text()
+    again = snakemake(tiny_run, "-n", "--cores", "2")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_tiny_pipeline_report_holds_table_and_figure(tiny_run):
+    run = snakemake(tiny_run, "--report", "report.html", timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    html = (tiny_run / "report.html").read_text()
+    assert "table1.csv" in html and "certified_accuracy_mnist.png" in html
+    assert "REDUCED" in html

@@ -1,0 +1,191 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from randablate import certificates, smoothing
+from randablate.encoding import get_encoding
+from randablate.seeding import generator
+from randablate.smoothing import Smoothed, count_votes
+
+D = 28 * 28
+
+
+class KeptAmong(nn.Module):
+    """Votes for the number of kept pixels among `pixels`: a base classifier with known odds."""
+
+    def __init__(self, pixels: list[int], num_classes: int = 10) -> None:
+        super().__init__()
+        self.pixels = pixels
+        self.num_classes = num_classes
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = x.flatten(2).sum(1)[:, self.pixels].round().long().sum(1)  # multichannel: 1 if kept
+        return nn.functional.one_hot(kept, self.num_classes).float() + 0 * self.dummy
+
+
+class Constant(nn.Module):
+    def __init__(self, label: int) -> None:
+        super().__init__()
+        self.label = label
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(len(x), 10) + 0 * self.dummy
+        out[:, self.label] = 1
+        return out
+
+
+def smoothed(base: nn.Module, k: int, **kwargs) -> Smoothed:
+    return Smoothed(base, k, get_encoding("multichannel", 1), 10, device="cpu", **kwargs)
+
+
+def test_vote_counts_follow_the_hypergeometric_law():
+    # Votes = kept pixels among 3 given ones: hypergeometric(d, 3, k) if ablation is uniform.
+    k, n = 200, 20000
+    counts = smoothed(KeptAmong([0, 400, 783]), k).counts(torch.rand(1, 1, 28, 28), n, generator(0))
+    observed = counts[0, :4].numpy()
+    assert counts.sum() == n
+    expected = stats.hypergeom(D, 3, k).pmf(np.arange(4)) * n
+    assert stats.chisquare(observed, expected).pvalue > 1e-3, (observed, expected)
+
+
+def test_counts_do_not_depend_on_chunking_or_batching():
+    base = KeptAmong([10, 20, 30, 40, 50])
+    x = torch.rand(3, 1, 28, 28)
+    a = smoothed(base, 100, batch_size=7).counts(x, 500, [generator(i) for i in range(3)])
+    b = smoothed(base, 100, batch_size=1000).counts(x, 500, [generator(i) for i in range(3)])
+    c = smoothed(base, 100).counts(x[1:2], 500, [generator(1)])
+    assert torch.equal(a, b)
+    assert torch.equal(a[1], c[0])
+    assert (a.sum(1) == 500).all()
+
+
+def test_certify_constant_classifier_matches_exact_arithmetic():
+    n0, n, alpha, k = 100, 1000, 0.05, 45
+    cert = smoothed(Constant(3), k).certify(torch.rand(2, 1, 28, 28), n0, n, alpha, generator(0))
+    assert cert.guess.tolist() == [3, 3]
+    assert cert.counts_select[:, 3].tolist() == [n0, n0]
+    p = alpha ** (1 / n)  # Clopper-Pearson lower bound when every vote agrees
+    assert cert.p_lower == pytest.approx([p, p], rel=1e-9)
+    expected = max(r for r in range(D) if p - (1 - math.comb(D - r, k) / math.comb(D, k)) > 0.5)
+    assert cert.radius.tolist() == [expected, expected]
+
+
+def test_predict_abstains_on_a_coin_flip_and_answers_a_clear_vote():
+    # k = d/2: pixel 0 kept half the time, so classes 0 and 1 tie in expectation.
+    x = torch.rand(1, 1, 28, 28)
+    coin = smoothed(KeptAmong([0]), D // 2).counts(x, 2000, generator(3))
+    pred = smoothed(KeptAmong([0]), D // 2).predict(x, 2000, 0.05, generator(3))
+    assert pred.tolist() == certificates.predict_from_counts(coin.numpy(), 0.05).tolist()
+    pvalue = stats.binomtest(int(coin[0, 0]), int(coin[0, :2].sum()), 0.5).pvalue
+    assert (pred[0] == -1) == (pvalue > 0.05)
+    assert smoothed(Constant(7), 45).predict(x, 100, 0.05, generator(0)).tolist() == [7]
+
+
+def run_votes(base, images, indices, tmp_path, name, **kwargs):
+    out = tmp_path / f"{name}.npz"
+    count_votes(
+        smoothed(base, 60, batch_size=64),  # two images a group
+        images,
+        torch.zeros(len(images)),
+        indices,
+        {"select": 30, "bound": 200, "predict": 100},
+        seed=11,
+        out_path=out,
+        **kwargs,
+    )
+    with np.load(out) as blob:
+        return {key: blob[key] for key in blob.files}
+
+
+def test_count_votes_does_not_depend_on_sharding(tmp_path):
+    base = KeptAmong([3, 300, 600, 700])
+    images = torch.rand(6, 1, 28, 28)
+    whole = run_votes(base, images, np.arange(6), tmp_path, "whole")
+    first = run_votes(base, images[:2], np.arange(2), tmp_path, "first")
+    second = run_votes(base, images[2:], np.arange(2, 6), tmp_path, "second")
+    for stage in ("select", "bound", "predict"):
+        joined = np.concatenate([first[f"counts_{stage}"], second[f"counts_{stage}"]])
+        assert np.array_equal(whole[f"counts_{stage}"], joined)
+        assert (whole[f"counts_{stage}"].sum(1) == whole[f"n_{stage}"]).all()
+    assert whole["k"] == 60 and whole["d"] == D and whole["seed"] == 11
+
+
+def test_count_votes_resumes_after_a_kill(tmp_path, monkeypatch):
+    base = KeptAmong([3, 300, 600, 700])
+    images = torch.rand(8, 1, 28, 28)
+    reference = run_votes(base, images, np.arange(8), tmp_path, "reference")
+
+    calls = {"n": 0}
+    original = Smoothed.counts
+
+    def dying_counts(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 6:  # two groups of images counted, then the job dies
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    checkpoint = tmp_path / "partial.npz"
+    monkeypatch.setattr(Smoothed, "counts", dying_counts)
+    with pytest.raises(KeyboardInterrupt):
+        run_votes(
+            base,
+            images,
+            np.arange(8),
+            tmp_path,
+            "resumed",
+            checkpoint_path=checkpoint,
+            checkpoint_seconds=0,
+        )
+    assert checkpoint.exists()
+    assert not (tmp_path / "resumed.npz").exists()
+    monkeypatch.setattr(Smoothed, "counts", original)
+    resumed = run_votes(base, images, np.arange(8), tmp_path, "resumed", checkpoint_path=checkpoint)
+    assert not checkpoint.exists()
+    for key, value in reference.items():
+        assert np.array_equal(value, resumed[key]), key
+
+
+def test_bf16_votes_agree_with_fp32_on_a_trained_model(mnist, trained_k45):
+    images, labels = mnist["test"]
+    x, y = images[:12], labels[:12]
+    gens = lambda: [generator(100 + i) for i in range(len(x))]  # noqa: E731
+    enc = get_encoding("multichannel", 1)
+    c32 = Smoothed(trained_k45, 45, enc, 10, precision="fp32", device="cpu").counts(x, 1000, gens())
+    c16 = Smoothed(trained_k45, 45, enc, 10, precision="bf16", device="cpu").counts(x, 1000, gens())
+    # The model is really trained: the smoothed vote is mostly right.
+    assert (c32.argmax(1) == y).float().mean() >= 0.75
+    # Same keep-sets: at most 2% of the votes of any image move between classes ...
+    moved = (c32 - c16).abs().sum(1) / 2
+    assert moved.max() <= 20, moved
+    # ... so the top class agrees wherever fp32's lead over the runner-up exceeds that.
+    top2 = c32.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1]) > 2 * moved
+    assert clear.sum() >= 8
+    assert torch.equal(c32.argmax(1)[clear], c16.argmax(1)[clear])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_counts_match_cpu_counts():
+    base = KeptAmong([1, 2, 3, 500])
+    x = torch.rand(2, 1, 28, 28)
+    cpu = smoothed(base, 80).counts(x, 3000, [generator(1), generator(2)])
+    cuda = Smoothed(base, 80, get_encoding("multichannel", 1), 10, device="cuda").counts(
+        x, 3000, [generator(1), generator(2)]
+    )
+    assert torch.equal(cpu, cuda)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="precision"):
+        smoothed(Constant(0), 45, precision="fp8")
+    with pytest.raises(ValueError, match="generators"):
+        smoothed(Constant(0), 45).counts(torch.rand(2, 1, 28, 28), 10, [generator(0)])
+    with pytest.raises(ValueError, match="k=900"):
+        smoothed(Constant(0), 900).counts(torch.rand(1, 1, 28, 28), 10)
+    assert smoothing.default_device().type in ("cpu", "cuda")

@@ -1,0 +1,211 @@
+"""Certificate tables and Table 1 aggregation, on hand-made rows and independent computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from randablate import figures, tables
+
+INF = float("inf")
+TRAINING = {
+    "epochs": 400,
+    "optimizer": "sgd",
+    "lr_schedule": [[1, 0.01], [201, 0.001]],
+    "precision": "fp32",
+    "max_train_images": None,
+}
+PAPER = pd.DataFrame(
+    {
+        "k": [5, 10, 45],
+        "accuracy_pct": [32.32, 74.90, 96.72],
+        "abstained_pct": [5.65, 5.08, 0.45],
+        "median_certified_robustness": [np.nan, 0, 8],
+    }
+)
+
+
+def certs(label, prediction, robustness, n0=10, n=100, n_predict=50, classes=3):
+    """Hand-made certificate rows; the counts only fix the sample numbers of each stage."""
+    rows = pd.DataFrame(
+        {"label": label, "prediction": prediction, "robustness": np.asarray(robustness, float)}
+    )
+    for stage, total in (("select", n0), ("bound", n), ("predict", n_predict)):
+        for c in range(classes):
+            rows[f"{stage}_{c}"] = total if c == 0 else 0
+    return rows
+
+
+def test_summarize_counts_accuracy_abstentions_and_the_papers_median():
+    # the paper's example: certificates {N/A, N/A, 1, 2, 3} have median 1, not 2
+    rows = certs(
+        label=[1, 2, 2, 0, 0], prediction=[1, 2, -1, 3, 0], robustness=[3, 1, -INF, -INF, 2]
+    )
+    s = tables.summarize(rows)
+    assert s["accuracy_pct"] == pytest.approx(60.0)  # images 0, 1, 4
+    assert s["abstained_pct"] == pytest.approx(20.0)  # image 2
+    assert s["median_certified_robustness"] == 1
+    assert s["images"] == 5
+
+
+def test_median_of_an_even_count_is_where_certified_accuracy_is_still_half():
+    rows = certs(label=[0] * 4, prediction=[0] * 4, robustness=[-INF, 1, 2, 3])
+    assert tables.summarize(rows)["median_certified_robustness"] == 2
+
+
+def test_median_is_none_when_half_or_more_are_not_applicable():
+    rows = certs(label=[0] * 3, prediction=[0] * 3, robustness=[-INF, -INF, 0])
+    assert tables.summarize(rows)["median_certified_robustness"] is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_median_matches_brute_force_definition(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 40))
+    r = rng.integers(-1, 12, size).astype(float)
+    r[r < 0] = -INF
+    rows = certs(label=[0] * size, prediction=[0] * size, robustness=r)
+    reached = [rho for rho in range(0, 13) if np.mean(r >= rho) >= 0.5]
+    expected = max(reached) if reached else None
+    assert tables.summarize(rows)["median_certified_robustness"] == expected
+
+
+def test_table1_puts_the_papers_values_beside_ours_and_writes_na(tmp_path):
+    by_k = {
+        10: certs([0, 0, 1, 1], [0, 0, 1, -1], [-INF, -INF, 0, -INF]),
+        45: certs([0, 0, 1, 1], [0, 0, 1, 1], [5, 8, 9, -INF]),
+    }
+    table = tables.table1(by_k, PAPER, alpha=0.05, scale="paper", training=TRAINING)
+    assert list(table["k"]) == [10, 45]
+    assert list(table["accuracy_pct"]) == [75.0, 100.0]
+    assert list(table["abstained_pct"]) == [25.0, 0.0]
+    assert table["median_certified_robustness"].isna().tolist() == [True, False]
+    assert table.loc[1, "median_certified_robustness"] == 8
+    assert list(table[["n0", "n", "n_predict", "images"]].iloc[0]) == [10, 100, 50, 4]
+    assert list(table["paper_accuracy_pct"]) == [74.90, 96.72]
+    assert list(table["paper_abstained_pct"]) == [5.08, 0.45]
+    assert list(table["paper_median_certified_robustness"]) == [0, 8]
+    assert set(table["scale"]) == {"paper"}
+    assert "REDUCED" not in table.loc[0, "training"]
+
+    path = tmp_path / "table1.csv"
+    tables.write_csv(table, path)
+    lines = path.read_text().splitlines()
+    assert lines[0].split(",")[:4] == [
+        "k",
+        "accuracy_pct",
+        "abstained_pct",
+        "median_certified_robustness",
+    ]
+    assert lines[1].startswith("10,75,25,NA,")
+    assert lines[2].startswith("45,100,0,8,")
+
+
+def test_reduced_scale_is_said_in_every_row():
+    training = dict(TRAINING, epochs=2, optimizer="adam", lr_schedule=[[1, 0.001]])
+    table = tables.table1(
+        {45: certs([0], [0], [3])}, PAPER, alpha=0.05, scale="reduced", training=training
+    )
+    assert table.loc[0, "scale"] == "reduced"
+    assert table.loc[0, "training"].startswith("REDUCED SCALE: 2 epochs adam")
+    assert "400 epochs SGD" in table.loc[0, "training"]
+
+
+def test_unequal_sample_numbers_are_rejected():
+    rows = pd.concat([certs([0], [0], [1], n=100), certs([0], [0], [1], n=99)])
+    with pytest.raises(ValueError, match="bound samples"):
+        tables.stage_samples(rows, "bound")
+
+
+def votes_for(indices, d=784, k=45, seed=7, n0=20, n=200, n_predict=100, classes=10):
+    """Synthetic vote counts: mostly the label, some spread over the other classes."""
+    rng = np.random.default_rng(seed)
+    indices = np.asarray(indices)
+    labels = rng.integers(0, classes, len(indices))
+    out = {"index": indices, "label": labels, "k": np.int64(k), "d": np.int64(d)}
+    for stage, total in (("select", n0), ("bound", n), ("predict", n_predict)):
+        probs = rng.dirichlet(np.ones(classes), len(indices))
+        probs[np.arange(len(indices)), labels] += rng.uniform(0, 12, len(indices))
+        probs /= probs.sum(axis=1, keepdims=True)
+        out[f"counts_{stage}"] = np.stack([rng.multinomial(total, p) for p in probs])
+        out[f"n_{stage}"] = np.int64(total)
+    out["seed"] = np.int64(seed)
+    return out
+
+
+def test_certificate_table_matches_independent_computation():
+    votes = votes_for(range(30), n=200)
+    alpha, d, k = 0.05, 784, 45
+    table = tables.certificate_table(votes, alpha)
+    for i, row in table.iterrows():
+        select, bound = votes["counts_select"][i], votes["counts_bound"][i]
+        guess = int(np.argmax(select))
+        lower, _ = proportion_confint(bound[guess], bound.sum(), alpha=2 * alpha, method="beta")
+        lower = 0.0 if bound[guess] == 0 else lower
+        radius = max(
+            (
+                rho
+                for rho in range(d + 1)
+                if lower - (1 - math.comb(d - rho, k) / math.comb(d, k)) > 0.5
+            ),
+            default=-1,
+        )
+        predict = votes["counts_predict"][i]
+        top2 = np.sort(predict)[-2:]
+        pvalue = stats.binomtest(int(top2[1]), int(top2.sum()), 0.5).pvalue
+        prediction = int(np.argmax(predict)) if pvalue <= alpha else -1
+        label = int(votes["label"][i])
+        assert row["guess"] == guess
+        assert row["p_lower"] == pytest.approx(lower, rel=1e-9)
+        assert row["radius"] == radius
+        expected = -INF if guess != label else max(radius, 0)
+        assert row["robustness"] == expected
+        assert row["prediction"] == prediction
+        assert row["correct"] == (prediction == label)
+        assert [row[f"bound_{c}"] for c in range(10)] == list(bound)
+    assert (table["radius"] >= 1).any() and (table["robustness"] == -INF).any()
+
+
+def test_certificate_csv_round_trip_keeps_minus_infinity(tmp_path):
+    votes = votes_for(range(40))
+    votes["label"][0] = (np.argmax(votes["counts_select"][0]) + 1) % 10  # a wrong guess: N/A
+    table = tables.certificate_table(votes, 0.05)
+    assert (table["robustness"] == -INF).any()
+    path = tmp_path / "k45.csv"
+    tables.write_csv(table, path)
+    assert ",-inf," in path.read_text()
+    back = tables.read_certificates(path)
+    assert back["robustness"].tolist() == table["robustness"].tolist()
+    assert back["p_lower"].to_numpy() == pytest.approx(table["p_lower"].to_numpy(), rel=1e-9)
+    assert tables.stage_samples(back, "select") == 20
+
+
+def test_merge_votes_orders_by_index_and_rejects_overlap(tmp_path):
+    whole = votes_for(range(10))
+    paths = []
+    for name, part in (("b", slice(5, 10)), ("a", slice(0, 5))):
+        shard = {key: (value[part] if np.ndim(value) else value) for key, value in whole.items()}
+        paths.append(tmp_path / f"{name}.npz")
+        np.savez(paths[-1], **shard)
+    assert tables.merge_votes(paths, tmp_path / "votes.npz") == 10
+    merged = tables.load_votes(tmp_path / "votes.npz")
+    for key, value in whole.items():
+        np.testing.assert_array_equal(merged[key], value)
+    with pytest.raises(ValueError, match="overlap"):
+        tables.merge_votes([paths[0], paths[0]], tmp_path / "bad.npz")
+
+
+def test_certified_accuracy_curves_and_plot(tmp_path):
+    r = {10: np.array([-INF, 0, 0, 1]), 45: np.array([2, 3, 3, -INF])}
+    rhos, curves = figures.certified_accuracy_curves(r)
+    assert rhos.tolist() == [0, 1, 2, 3, 4]
+    assert curves[10].tolist() == [0.75, 0.25, 0.0, 0.0, 0.0]
+    assert curves[45].tolist() == [0.75, 0.75, 0.75, 0.5, 0.0]
+    path = tmp_path / "fig.png"
+    figures.plot_certified_accuracy(r, path, "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,23 @@
+rule train:
+    input:
+        mnist_files("train"),
+    output:
+        model=f"{MODEL_DIR}/model.pt",
+    log:
+        f"logs/{MODEL_DIR}/train.log",
+    benchmark:
+        f"logs/benchmarks/{MODEL_DIR}/train.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["compute"]["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["compute"]["train"]["mem_mb"],
+    params:
+        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
+        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        settings=training_settings,
+        seed=config["seed"],
+        lock_dir=config["compute"]["gpu_lock_dir"],
+    script:
+        "../scripts/train.py"

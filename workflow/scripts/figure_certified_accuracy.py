@@ -1,0 +1,20 @@
+"""Rule figure_certified_accuracy: certified accuracy against the L0 radius, one line per k."""
+
+import logging
+
+from randablate.figures import plot_certified_accuracy
+from randablate.tables import read_certificates, robustness_by_k
+
+logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+log = logging.getLogger("figure")
+try:
+    certs = {
+        int(k): read_certificates(path)
+        for k, path in zip(snakemake.params.k, snakemake.input.certificates, strict=True)
+    }
+    p = snakemake.params
+    title = f"MNIST, {p.images} test images, n = {p.n} ({p.scale} scale)"
+    plot_certified_accuracy(robustness_by_k(certs), snakemake.output.figure, title)
+except Exception:
+    log.exception("plotting failed")
+    raise
