@@ -27,6 +27,9 @@ include: "workflow/rules/votes.smk"
 include: "workflow/rules/certificates.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/attack.smk"
+include: "workflow/rules/provenance.smk"
+include: "workflow/rules/explanatory.smk"
 
 
 rule all:
@@ -34,3 +37,11 @@ rule all:
     input:
         TABLE1,
         FIGURE_CERTIFIED_ACCURACY,
+        TABLE2,
+        ATTACK_SOUNDNESS,
+        FIGURE3,
+        FIGURE5,
+        PROVENANCE,
+        FIGURE2,
+        FIGURE4,
+        DISCUSSION,

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
-from randablate.data import DataError, default_cache_dir, ensure_mnist, load_mnist
+from randablate.data import MNIST_FILES, DataError, default_cache_dir, ensure_mnist, load_mnist
 from randablate.encoding import get_encoding
 from randablate.models import build_model
 from randablate.training import TrainSettings, train
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +49,88 @@ def trained_k45(mnist, tmp_path_factory) -> torch.nn.Module:
     checkpoint = tmp_path_factory.mktemp("train") / "checkpoint.pt"
     train(model, encoding, 45, images, labels, settings, checkpoint)
     return model.eval()
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in `workdir` (which holds its own config.yaml)."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+    command += ["--directory", str(workdir), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def paper_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+TINY_TARGETS = (
+    "results/tables/table1.csv",
+    "results/figures/certified_accuracy_mnist.png",
+    "results/tables/table2.csv",
+    "results/tables/attack_soundness.csv",
+    "results/figures/figure3.png",
+    "results/figures/figure5.png",
+)
+
+
+def tiny_config(data_dir: Path) -> dict:
+    config = paper_config()
+    config.update(data_dir=str(data_dir), scale="reduced", seed=3)
+    config["table1"].update(
+        k=[30, 90],
+        num_images=12,
+        shards=2,
+        n0=20,
+        n=200,
+        n_predict=100,
+        batch_size=40,  # groups of 2 images, so that a shard checkpoints mid-way
+        precision="bf16",
+    )
+    config["training"]["mnist"].update(
+        epochs=2,
+        optimizer="adam",
+        lr_schedule=[[1, 0.001]],
+        precision="bf16",
+        checkpoint_every=1,
+        max_train_images=1500,
+    )
+    config["compute"]["train"].update(threads=1, mem_mb=2000)
+    config["compute"]["votes"].update(threads=1, mem_mb=2000, checkpoint_seconds=0)
+    config["attack"].update(
+        k=30,
+        baseline_epochs=1,
+        num_images=2,
+        shards=1,
+        starts=2,
+        n_query=30,
+        init_steps=10,
+        max_queries=300,
+        batch_size=400,
+        precision="bf16",
+        figure3_examples=1,
+        figure5_examples=1,
+    )
+    config["compute"]["attack"].update(threads=1, mem_mb=2000)
+    return config
+
+
+def tiny_workdir(workdir: Path) -> Path:
+    """Prepare `workdir` for a tiny pipeline run: MNIST copied in, the tiny config written."""
+    data = workdir / "data"
+    (data / "mnist").mkdir(parents=True)
+    for name in MNIST_FILES:
+        shutil.copy(default_cache_dir() / name, data / "mnist" / name)
+    write_config(workdir, tiny_config(data))
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(mnist, tmp_path_factory) -> Path:
+    """A whole pipeline run on real MNIST at toy size; returns its working directory."""
+    workdir = tiny_workdir(tmp_path_factory.mktemp("pipeline"))
+    run = snakemake(workdir, *TINY_TARGETS, "--cores", "2", "--resources", "gpu=1")
+    assert run.returncode == 0, run.stderr[-5000:]
+    return workdir

@@ -23,6 +23,7 @@ from torch import nn
 from . import certificates
 from .ablation import draw_uniforms, keep_masks_from_uniforms
 from .encoding import Encoding
+from .failpoints import failpoint
 from .files import atomic_path
 from .seeding import derive_seed, generator
 
@@ -179,6 +180,7 @@ def count_votes(
     started = time.monotonic()
     last_save = started
     first = done
+    saves = 0
     while done < total:
         stop = min(done + group, total)
         x = images[done:stop]
@@ -199,6 +201,8 @@ def count_votes(
             with atomic_path(checkpoint) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, done=np.int64(done), **header, **_prefixed(counts))
             last_save = now
+            saves += 1
+            failpoint("votes-group", saves)
     with atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **header, **_prefixed(counts))
     if checkpoint is not None and checkpoint.exists():

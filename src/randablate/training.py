@@ -18,6 +18,7 @@ from torch import nn
 
 from .ablation import shared_keep_mask
 from .encoding import Encoding
+from .failpoints import failpoint
 from .files import atomic_path
 from .seeding import derive_seed, generator
 
@@ -168,5 +169,6 @@ def train(
             }
             with atomic_path(checkpoint) as tmp:
                 torch.save(state, tmp)
+            failpoint("train-epoch", epoch)
     model.eval()
     return {"history": history}

@@ -1,5 +1,6 @@
 """Shared helpers: config checks, target paths, input functions, wildcard constraints."""
 
+import math
 import os
 from pathlib import Path
 
@@ -55,6 +56,14 @@ def check_config(cfg):
             t1["shards"],
             f"at most the number of evaluated images ({images})",
         )
+    source_dir = cfg["mnist"]["source_dir"]
+    if source_dir is not None and not os.path.isdir(source_dir):
+        raise config_error(
+            "mnist.source_dir",
+            source_dir,
+            "an existing directory holding the four MNIST IDX files, or null",
+        )
+    check_attack_config(cfg, images)
     train = cfg["training"]["mnist"]
     starts = [int(start) for start, _ in train["lr_schedule"]]
     if starts[0] != 1 or starts != sorted(set(starts)):
@@ -62,6 +71,43 @@ def check_config(cfg):
             "training.mnist.lr_schedule",
             train["lr_schedule"],
             "[start epoch, lr] pairs starting at epoch 1 with increasing start epochs",
+        )
+
+
+def check_attack_config(cfg, certified_images):
+    """Raise ValueError for attack settings the schema cannot express as wrong."""
+    attack = cfg["attack"]
+    for key in ("k", "baseline_k"):
+        if not 1 <= attack[key] <= MNIST_D:
+            raise config_error(f"attack.{key}", attack[key], f"1 <= k <= d = {MNIST_D}")
+    if not 0.0 < attack["alpha"] < 1.0:
+        raise config_error(
+            "attack.alpha", attack["alpha"], "a number strictly between 0 and 1"
+        )
+    if attack["num_images"] > certified_images:
+        raise config_error(
+            "attack.num_images",
+            attack["num_images"],
+            f"at most the {certified_images} images Table 1 certifies (table1.num_images)",
+        )
+    if attack["shards"] > attack["num_images"]:
+        raise config_error(
+            "attack.shards",
+            attack["shards"],
+            f"at most attack.num_images ({attack['num_images']})",
+        )
+    if attack["baseline_epochs"] and attack["baseline_k"] in cfg["table1"]["k"]:
+        raise config_error(
+            "attack.baseline_epochs",
+            attack["baseline_epochs"],
+            "null while attack.baseline_k is one of table1.k (a Table 1 model)",
+        )
+    least = math.ceil(math.log2(2.0 / attack["alpha"]))
+    if attack["n_query"] < least:
+        raise config_error(
+            "attack.n_query",
+            attack["n_query"],
+            f"at least {least}: with fewer votes even a unanimous vote abstains at alpha",
         )
 
 
@@ -83,7 +129,14 @@ MODEL_DIR = "results/models/{dataset}/{encoding}/{arch}/k{k}"
 VOTES_DIR = "results/votes/{dataset}/{encoding}/{arch}/k{k}"
 CERTIFICATES = "results/certificates/{dataset}/{encoding}/{arch}/k{k}.csv"
 TABLE1 = "results/tables/table1.csv"
+PROVENANCE = "results/provenance.yaml"
 FIGURE_CERTIFIED_ACCURACY = "results/figures/certified_accuracy_mnist.png"
+FIGURE2 = "results/figures/figure2.png"
+FIGURE4 = "results/figures/figure4.png"
+DISCUSSION = "results/tables/discussion.csv"
+PAPER_DISCUSSION = (
+    Path(workflow.basedir) / "resources" / "paper" / "discussion_constants.csv"
+)
 
 
 wildcard_constraints:
@@ -133,4 +186,68 @@ def vote_shards(wildcards):
 
 def training_settings(wildcards):
     """Return the training settings of a data set, as configured."""
-    return dict(config["training"][wildcards.dataset])
+    settings = dict(config["training"][wildcards.dataset])
+    baseline_epochs = config["attack"]["baseline_epochs"]
+    if baseline_epochs and int(wildcards.k) == config["attack"]["baseline_k"]:
+        settings["epochs"] = baseline_epochs
+    return settings
+
+
+# The Pointwise attack (attack.smk): Table 2, its soundness table, Figures 3 and 5.
+ATTACK_DIR = "results/attack/{dataset}/{encoding}/{arch}/k{k}"
+TABLE2 = "results/tables/table2.csv"
+ATTACK_SOUNDNESS = "results/tables/attack_soundness.csv"
+FIGURE3 = "results/figures/figure3.png"
+FIGURE5 = "results/figures/figure5.png"
+PAPER_TABLE2 = (
+    Path(workflow.basedir) / "resources" / "paper" / "table2_mnist_pointwise.csv"
+)
+
+
+def attack_file(pattern, k):
+    """Fill a {dataset}/{encoding}/{arch}/{k} pattern for an attacked MNIST model."""
+    t1 = config["table1"]
+    return pattern.format(
+        dataset="mnist", encoding=t1["encoding"], arch=t1["arch"], k=k
+    )
+
+
+def attack_shard_range(wildcards):
+    """Return [start, stop) positions in the test set of an attack shard (balanced split)."""
+    shard, shards = int(wildcards.shard), int(wildcards.shards)
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    total = config["attack"]["num_images"]
+    return [shard * total // shards, (shard + 1) * total // shards]
+
+
+def attack_shards(wildcards):
+    """Return the attack shard files of one model, as many as config attack.shards."""
+    shards = config["attack"]["shards"]
+    return expand(
+        f"{ATTACK_DIR}/shard-{{shard}}-of-{shards}.npz",
+        dataset=wildcards.dataset,
+        encoding=wildcards.encoding,
+        arch=wildcards.arch,
+        k=wildcards.k,
+        shard=range(shards),
+    )
+
+
+def attack_certificates(wildcards):
+    """The model's certificates (for the radius of each attacked image); none when k = d."""
+    if int(wildcards.k) >= MNIST_D:
+        return []
+    return CERTIFICATES.format(
+        dataset=wildcards.dataset,
+        encoding=wildcards.encoding,
+        arch=wildcards.arch,
+        k=wildcards.k,
+    )
+
+
+def attack_settings():
+    """Return the per-image attack settings of the config (see randablate.attack)."""
+    keys = ("n_query", "alpha", "starts", "init_steps", "init_tries")
+    keys += ("l2_binary_search", "max_queries")
+    return {key: config["attack"][key] for key in keys}

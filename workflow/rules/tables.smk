@@ -2,6 +2,7 @@ rule table1:
     input:
         certificates=table1_files(CERTIFICATES),
         paper=PAPER_TABLE1,
+        provenance=PROVENANCE,
     output:
         table=report(
             TABLE1,

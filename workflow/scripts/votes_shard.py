@@ -55,6 +55,8 @@ def main():
             snakemake.output.votes,
             partial,
             log,
+            # read from the config, not params: changing it must not invalidate finished shards
+            checkpoint_seconds=snakemake.config["compute"]["votes"]["checkpoint_seconds"],
         )
 
 

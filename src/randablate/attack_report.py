@@ -1,0 +1,255 @@
+"""Turning Pointwise-attack results into Table 2, the soundness table and Figures 3 and 5.
+
+Per-image attack CSV (one row per attacked image): index, label, status (clean: the smoothed
+classifier is already wrong or abstains on the clean image, magnitude 0; broken; unbroken:
+magnitude inf), attack_l0, best_start, the clean and adversarial predictions (−1: abstain) and
+vote counts, `verified` (a fresh query of the adversarial image is also wrong or abstains),
+queries, seconds, every start's L0, and, for a smoothed model, its certificate (guess, p_lower,
+radius, robustness) from the certification results.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from randablate import certificates
+from randablate.files import atomic_path
+
+# The statuses `randablate.attack` writes (not imported from there: this module needs no torch).
+CLEAN, BROKEN, UNBROKEN = "clean", "broken", "unbroken"
+CERTIFICATE_COLUMNS = ("guess", "p_lower", "radius", "robustness")
+
+
+def load_attack(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Return every array of an attack .npz file (written by `attack.attack_images`)."""
+    with np.load(path) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def attack_table(
+    attack: Mapping[str, np.ndarray], certs: pd.DataFrame | None = None, certs_name: str = ""
+) -> pd.DataFrame:
+    """Return one row per attacked image, joined with its certificate when `certs` is given."""
+    index = np.asarray(attack["index"], dtype=np.int64)
+    label = np.asarray(attack["label"], dtype=np.int64)
+    adv_prediction = np.asarray(attack["adv_prediction"], dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "index": index,
+            "label": label,
+            "status": np.asarray(attack["status"]).astype(str),
+            "attack_l0": np.asarray(attack["l0"], dtype=np.float64),
+            "best_start": np.asarray(attack["best_start"], dtype=np.int64),
+            "clean_prediction": np.asarray(attack["clean_prediction"], dtype=np.int64),
+            "adv_prediction": adv_prediction,
+            "verified": adv_prediction != label,
+            "queries": np.asarray(attack["queries"], dtype=np.int64),
+            "seconds": np.round(np.asarray(attack["seconds"], dtype=np.float64), 3),
+            "k": int(attack["k"]),
+            "n_query": int(attack["n_query"]),
+        }
+    )
+    parts = [table]
+    start_l0 = np.asarray(attack["start_l0"], dtype=np.float64)
+    parts.append(
+        pd.DataFrame(start_l0, columns=[f"start_l0_{s}" for s in range(start_l0.shape[1])])
+    )
+    for stage in ("clean", "adv"):
+        counts = np.asarray(attack[f"{stage}_counts"], dtype=np.int64)
+        names = [f"{stage}_count_{c}" for c in range(counts.shape[1])]
+        parts.append(pd.DataFrame(counts, columns=names))
+    out = pd.concat(parts, axis=1)
+    if certs is None:
+        return out
+    missing = sorted(set(index) - set(certs["index"]))
+    if missing:
+        raise ValueError(
+            f"{certs_name or 'certificates'}: no certificate for attacked image(s) {missing[:10]}"
+        )
+    cert = certs.set_index("index").loc[index, list(CERTIFICATE_COLUMNS)].reset_index(drop=True)
+    cert = cert.rename(columns={"robustness": "certified_robustness"})
+    return pd.concat([out, cert], axis=1)
+
+
+def median_magnitude(l0: np.ndarray) -> float:
+    """Median attack magnitude; unbroken images count as inf (so the median may be inf)."""
+    values = np.asarray(l0, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no attacked images")
+    return float(np.median(values))
+
+
+def summarize_attack(table: pd.DataFrame) -> dict[str, object]:
+    """Return one model's Table 2 quantities from its per-image attack table."""
+    status = table["status"]
+    verified_l0 = np.where(
+        (status == BROKEN) & ~table["verified"], np.inf, table["attack_l0"].to_numpy(float)
+    )
+    row: dict[str, object] = {
+        "accuracy_pct": round(
+            100.0 * float((table["clean_prediction"] == table["label"]).mean()), 2
+        ),
+        "median_attack_magnitude": median_magnitude(table["attack_l0"]),
+        "median_attack_magnitude_verified": median_magnitude(verified_l0),
+        "images": len(table),
+        "clean_adversarial": int((status == CLEAN).sum()),
+        "broken": int((status == BROKEN).sum()),
+        "unbroken": int((status == UNBROKEN).sum()),
+        "broken_unverified": int(((status == BROKEN) & ~table["verified"]).sum()),
+        "median_certified_robustness": None,
+        "soundness_flags": None,
+    }
+    if "certified_robustness" in table:
+        median = certificates.median_certified_robustness(
+            table["certified_robustness"].to_numpy(float)
+        )
+        row["median_certified_robustness"] = None if np.isneginf(median) else int(median)
+        row["soundness_flags"] = int(soundness_table(table)["flag"].sum())
+    return row
+
+
+def table2(
+    paper: pd.DataFrame,
+    measured: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, object],
+    scale: str,
+) -> pd.DataFrame:
+    """Return Table 2: the paper's rows (kind "quoted") then ours (kind "measured")."""
+    rows = []
+    for _, quoted in paper.iterrows():
+        source = str(quoted["source"])
+        if source.startswith("Schott"):
+            source = f"{source}, as quoted in Levine & Feizi 2020 Table 2"
+        else:
+            source = f"Levine & Feizi 2020 Table 2 ({source})"
+        rows.append(
+            {
+                "model": quoted["model"],
+                "kind": "quoted",
+                "accuracy_pct": float(quoted["accuracy_pct"]),
+                "median_attack_magnitude": float(quoted["median_attack_magnitude"]),
+                "source": source,
+            }
+        )
+    for name, table in measured.items():
+        row = {"model": name, "kind": "measured", **summarize_attack(table)}
+        row.update(
+            k=int(table["k"].iloc[0]),
+            n_query=int(table["n_query"].iloc[0]),
+            starts=int(sum(c.startswith("start_l0_") for c in table.columns)),
+            alpha=settings["alpha"],
+            init_steps=settings["init_steps"],
+            l2_binary_search=settings["l2_binary_search"],
+            scale=scale,
+            source="this run (Foolbox 3.3.4 PointwiseAttack)",
+        )
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out = out[[c for c in out.columns if c != "source"] + ["source"]]
+    for column in (
+        "images",
+        "clean_adversarial",
+        "broken",
+        "unbroken",
+        "broken_unverified",
+        "median_certified_robustness",
+        "soundness_flags",
+        "k",
+        "n_query",
+        "starts",
+    ):
+        if column in out:
+            out[column] = out[column].astype("Int64")
+    return out
+
+
+def soundness_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per image: attack magnitude against certified radius; `flag` marks a contradiction.
+
+    Flagged: the image has a certificate (radius >= 0), the attack's L0 is at most the radius,
+    and a fresh query of the attack's image predicts a class other than the certified guess
+    (misclassification; an abstention does not contradict the certificate). The certificate
+    holds with probability 1 - alpha per image, so about an alpha share may be flagged.
+    """
+    if "radius" not in table:
+        raise ValueError("the attack table has no certificates (radius column) to check against")
+    radius = table["radius"].to_numpy(np.int64)
+    l0 = table["attack_l0"].to_numpy(np.float64)
+    prediction = table["adv_prediction"].to_numpy(np.int64)
+    guess = table["guess"].to_numpy(np.int64)
+    within = (radius >= 0) & (l0 <= radius)
+    misclassified = (prediction != guess) & (prediction != -1)
+    out = table[["index", "label", "guess", "p_lower", "radius", "certified_robustness"]].copy()
+    out["status"] = table["status"]
+    out["attack_l0"] = l0
+    out["adv_prediction"] = prediction
+    out["verified"] = table["verified"]
+    out["l0_minus_radius"] = np.where(radius >= 0, l0 - radius, np.nan)
+    out["within_radius"] = within
+    out["flag"] = within & misclassified
+    return out
+
+
+def _label(prediction: int) -> str:
+    return "abstain" if prediction == -1 else str(prediction)
+
+
+def pick_examples(attack: Mapping[str, np.ndarray], skip: int, count: int) -> np.ndarray:
+    """Positions of broken images, by image index, after skipping the first `skip` of them."""
+    broken = np.flatnonzero(np.asarray(attack["status"]).astype(str) == BROKEN)
+    order = broken[np.argsort(np.asarray(attack["index"])[broken], kind="stable")]
+    return order[skip : skip + count]
+
+
+def plot_adversarial_examples(
+    attack: Mapping[str, np.ndarray],
+    positions: np.ndarray,
+    path: str | os.PathLike,
+    title: str,
+    columns: int = 8,
+) -> None:
+    """Draw clean images above their adversarial examples, with predictions and L0; save."""
+    positions = np.asarray(positions, dtype=np.int64)
+    count = max(len(positions), 1)
+    columns = min(columns, count)
+    grid_rows = -(-count // columns)
+    fig, axes = plt.subplots(
+        2 * grid_rows, columns, figsize=(1.5 * columns, 3.3 * grid_rows), squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    if len(positions) == 0:
+        axes[0, 0].text(0, 0.5, "no image was broken", fontsize=9)
+    for slot, position in enumerate(positions):
+        row, column = 2 * (slot // columns), slot % columns
+        clean = np.asarray(attack["clean_image"][position])
+        adv = np.asarray(attack["adv_image"][position])
+        top, bottom = axes[row, column], axes[row + 1, column]
+        top.imshow(clean.mean(axis=0), cmap="gray", vmin=0, vmax=1)
+        top.set_title(
+            f"#{int(attack['index'][position])} label {int(attack['label'][position])}\n"
+            f"g: {_label(int(attack['clean_prediction'][position]))}",
+            fontsize=7,
+        )
+        bottom.imshow(adv.mean(axis=0), cmap="gray", vmin=0, vmax=1)
+        bottom.set_title(
+            f"fresh g: {_label(int(attack['adv_prediction'][position]))}\n"
+            f"L0 = {int(attack['l0'][position])}",
+            fontsize=7,
+        )
+    fig.suptitle(textwrap.fill(title, width=max(30, 16 * columns)), fontsize=7)
+    fig.tight_layout()
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix, dpi=150)
+    plt.close(fig)

@@ -1,0 +1,392 @@
+"""The Pointwise attack on the smoothed classifier, its tables, figures and pipeline rules."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import REPO, paper_config, snakemake, write_config
+from torch import nn
+
+from randablate import attack as attack_module
+from randablate import attack_report
+from randablate.attack import (
+    AttackSettings,
+    SmoothedMisclassification,
+    SmoothedOracle,
+    attack_image,
+    attack_images,
+    attack_start,
+    is_adversarial_counts,
+    l0_pixels,
+)
+from randablate.encoding import get_encoding
+from randablate.seeding import derive_seed
+from randablate.smoothing import Smoothed
+
+ENCODING = get_encoding("multichannel", 1)
+
+
+class PixelZeroVoter(nn.Module):
+    """Votes 0 when the top-left pixel is kept and 1 when it is ablated (multichannel code)."""
+
+    def forward(self, coded: torch.Tensor) -> torch.Tensor:
+        kept = coded[:, 0, 0, 0] + coded[:, 1, 0, 0]  # x + (1 - x) = 1 if kept, 0 if NULL
+        logits = torch.zeros(len(coded), 10, dtype=coded.dtype, device=coded.device)
+        logits[:, 0] = kept
+        logits[:, 1] = 1 - kept
+        return logits
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Queries here are tiny: one torch thread avoids oversubscribing a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def linear_model(mnist) -> nn.Module:
+    """A linear classifier on whole (multichannel-coded) images: small, fast, about 85% right."""
+    images, labels = mnist["train"]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 28 * 28, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for start in range(0, 12000, 200):
+        x, y = images[start : start + 200], labels[start : start + 200]
+        loss = nn.functional.cross_entropy(model(ENCODING.code(x)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def smoothed(model: nn.Module, k: int) -> Smoothed:
+    return Smoothed(model, k, ENCODING, 10, batch_size=4000, device="cpu")
+
+
+SETTINGS = AttackSettings(n_query=30, starts=3, init_steps=10, max_queries=600)
+
+
+def first_correct(smoothed_model: Smoothed, mnist, skip: int = 0) -> tuple[torch.Tensor, int, int]:
+    """Return (image, label, index) of a test image the smoothed classifier gets right."""
+    images, labels = mnist["test"]
+    for index in range(skip, 200):
+        counts = smoothed_model.counts(
+            images[index : index + 1], 30, torch.Generator().manual_seed(1)
+        )
+        if counts[0].argmax().item() == labels[index].item() and counts[0].max() == 30:
+            return images[index : index + 1], int(labels[index]), index
+    raise AssertionError("no correctly classified image")
+
+
+def test_abstention_counts_as_adversarial():
+    label = np.array([3, 3, 3, 3, 3])
+    counts = np.zeros((5, 10), dtype=np.int64)
+    counts[0, 3] = 100  # unanimous for the label: not adversarial
+    counts[1, 5] = 100  # unanimous for another class: misclassified
+    counts[2, [3, 5]] = [52, 48]  # label on top but not separated: abstains
+    counts[3, [3, 5]] = [48, 52]  # another class on top, not separated: abstains
+    # row 4: no votes at all (a query refused after the budget): not adversarial
+    assert is_adversarial_counts(counts, label, 0.05).tolist() == [False, True, True, True, False]
+
+
+def test_criterion_on_the_smoothed_classifier_treats_abstention_as_success():
+    x = torch.full((1, 1, 28, 28), 0.5)
+    criterion = SmoothedMisclassification(torch.tensor([0]), alpha=0.05)
+    # k = d/2: the top-left pixel is kept half of the time, so the votes split about 50/50
+    # between classes 0 and 1 and the smoothed classifier abstains: adversarial for label 0.
+    split = SmoothedOracle(smoothed(PixelZeroVoter(), 392), 200, torch.Generator().manual_seed(0))
+    counts = split(x)
+    assert counts.sum().item() == 200 and counts[0, 0] + counts[0, 1] == 200
+    assert 60 < counts[0, 0] < 140
+    assert criterion(x, counts).tolist() == [True]
+    # k = 780: the pixel is kept 99.5% of the time: class 0 wins clearly, not adversarial.
+    kept = SmoothedOracle(smoothed(PixelZeroVoter(), 780), 200, torch.Generator().manual_seed(0))
+    assert criterion(x, kept(x)).tolist() == [False]
+
+
+def test_oracle_budget_refuses_queries_without_votes():
+    oracle = SmoothedOracle(smoothed(PixelZeroVoter(), 780), 50, max_queries=2)
+    x = torch.zeros(1, 1, 28, 28)
+    answers = [oracle(x).sum().item() for _ in range(3)]
+    assert answers == [50, 50, 0]
+    assert (oracle.queries, oracle.refused) == (2, 1)
+
+
+def test_oracle_at_k_equal_d_is_the_plain_classifier(linear_model, mnist):
+    images, _ = mnist["test"]
+    x = images[:5]
+    oracle = SmoothedOracle(smoothed(linear_model, 784), 40)
+    expected = torch.zeros(5, 10, dtype=torch.long)
+    expected[torch.arange(5), linear_model(ENCODING.code(x)).argmax(1)] = 40
+    assert torch.equal(torch.from_numpy(oracle.vote_counts(x)), expected)
+    assert torch.equal(smoothed(linear_model, 784).counts(x, 40), expected)
+
+
+def test_l0_counts_pixels_not_channels():
+    x = torch.zeros(2, 3, 4, 4)
+    y = x.clone()
+    y[0, :, 1, 1] = 1.0  # one pixel, all three channels
+    y[0, 2, 3, 0] = 0.5  # one pixel, one channel
+    assert l0_pixels(x, y).tolist() == [2, 0]
+
+
+def test_reported_l0_is_the_true_count_of_changed_pixels(linear_model, mnist):
+    model = smoothed(linear_model, 784)
+    x, label, index = first_correct(model, mnist)
+    result = attack_image(model, x, label, index, SETTINGS, seed=0)
+    assert result.status == "broken"
+    changed = int((result.adv_image != x[0]).any(dim=0).sum())
+    assert result.l0 == changed
+    assert 0 < changed < 784
+    # It is adversarial: the plain classifier's label changed (k = d: deterministic).
+    assert result.adv_prediction not in (label, -1)
+    assert result.adv_counts.sum() == SETTINGS.n_query
+
+
+def test_result_is_the_minimum_over_starts(linear_model, mnist):
+    model = smoothed(linear_model, 784)
+    x, label, index = first_correct(model, mnist, skip=5)
+    result = attack_image(model, x, label, index, SETTINGS, seed=4)
+    found = np.isfinite(result.start_l0)
+    assert found.sum() >= 2
+    assert result.l0 == result.start_l0[found].min()
+    assert result.best_start == int(np.argmin(np.where(found, result.start_l0, np.inf)))
+    # Each start is the same as running it alone with its own seed.
+    for start in range(SETTINGS.starts):
+        alone = attack_start(
+            model, x, label, SETTINGS, derive_seed(4, "attack", index, start), start
+        )
+        assert alone.l0 == result.start_l0[start]
+    best = attack_start(
+        model, x, label, SETTINGS, derive_seed(4, "attack", index, result.best_start)
+    )
+    assert torch.equal(best.image[0], result.adv_image)
+
+
+def test_fixed_seed_gives_the_same_adversarial_image_twice(linear_model, mnist):
+    model = smoothed(linear_model, 760)  # randomized: 24 of the 784 pixels ablated per sample
+    x, label, index = first_correct(model, mnist, skip=10)
+    settings = AttackSettings(n_query=20, starts=2, init_steps=10, max_queries=300)
+    torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()[1].copy()
+    first = attack_image(model, x, label, index, settings, seed=7)
+    # The global RNGs Foolbox draws from are restored after each start.
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state)
+    second = attack_image(model, x, label, index, settings, seed=7)
+    assert first.status == second.status
+    assert torch.equal(first.adv_image, second.adv_image)
+    assert np.array_equal(first.start_l0, second.start_l0)
+    assert np.array_equal(first.adv_counts, second.adv_counts)
+    other = attack_image(model, x, label, index, settings, seed=8)
+    assert not torch.equal(first.adv_image, other.adv_image)
+
+
+def test_an_image_already_misclassified_has_magnitude_zero(linear_model, mnist):
+    images, labels = mnist["test"]
+    model = smoothed(linear_model, 784)
+    wrong_label = (int(labels[0]) + 1) % 10
+    result = attack_image(model, images[:1], wrong_label, 0, SETTINGS, seed=0)
+    assert (result.status, result.l0, result.queries) == ("clean", 0.0, 1)
+    assert np.isnan(result.start_l0).all()
+
+
+def test_shard_resumes_without_redoing_finished_images(linear_model, mnist, tmp_path, monkeypatch):
+    images, labels = mnist["test"]
+    model = smoothed(linear_model, 784)
+    settings = AttackSettings(n_query=10, starts=1, init_steps=5, max_queries=200)
+    out, checkpoint = tmp_path / "shard.npz", tmp_path / "shard.partial.npz"
+    real = attack_module.attack_image
+    calls: list[int] = []
+
+    def killed_at_third(smoothed_model, x, label, index, *args, **kwargs):
+        if index == 2:
+            raise KeyboardInterrupt("killed")
+        calls.append(index)
+        return real(smoothed_model, x, label, index, *args, **kwargs)
+
+    monkeypatch.setattr(attack_module, "attack_image", killed_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        attack_images(model, images[:4], labels[:4], np.arange(4), settings, 0, out, checkpoint)
+    assert calls == [0, 1] and checkpoint.exists() and not out.exists()
+
+    def counting(smoothed_model, x, label, index, *args, **kwargs):
+        calls.append(index)
+        return real(smoothed_model, x, label, index, *args, **kwargs)
+
+    monkeypatch.setattr(attack_module, "attack_image", counting)
+    log = logging.getLogger("test-resume")
+    attack_images(model, images[:4], labels[:4], np.arange(4), settings, 0, out, checkpoint, log)
+    assert calls == [0, 1, 2, 3]
+    assert out.exists() and not checkpoint.exists()
+    result = attack_report.load_attack(out)
+    assert result["index"].tolist() == [0, 1, 2, 3]
+    assert result["adv_image"].shape == (4, 1, 28, 28)
+    # The same as an uninterrupted run.
+    monkeypatch.setattr(attack_module, "attack_image", real)
+    attack_images(model, images[:4], labels[:4], np.arange(4), settings, 0, tmp_path / "b.npz")
+    again = attack_report.load_attack(tmp_path / "b.npz")
+    assert np.array_equal(again["adv_image"], result["adv_image"])
+    assert np.array_equal(again["l0"], result["l0"])
+
+
+def fake_attack(l0: list[float], status: list[str], adv_prediction: list[int]) -> dict:
+    n = len(l0)
+    return {
+        "index": np.arange(n),
+        "label": np.full(n, 3),
+        "status": np.array(status),
+        "l0": np.array(l0, dtype=float),
+        "best_start": np.zeros(n, dtype=int),
+        "clean_prediction": np.array([5 if s == "clean" else 3 for s in status]),
+        "adv_prediction": np.array(adv_prediction),
+        "queries": np.ones(n, dtype=int),
+        "seconds": np.ones(n),
+        "k": np.int64(45),
+        "n_query": np.int64(100),
+        "start_l0": np.array(l0, dtype=float)[:, None],
+        "clean_counts": np.zeros((n, 10), dtype=int),
+        "adv_counts": np.zeros((n, 10), dtype=int),
+    }
+
+
+def test_table2_median_counts_unbroken_images_and_labels_quoted_rows():
+    status = ["clean", "broken", "broken", "broken", "unbroken"]
+    table = attack_report.attack_table(
+        fake_attack([0, 10, 20, 30, np.inf], status, [5, 4, -1, 3, 3])
+    )
+    assert table["verified"].tolist() == [True, True, True, False, False]
+    paper = pd.read_csv(REPO / "resources/paper/table2_mnist_pointwise.csv")
+    settings = {"alpha": 0.05, "init_steps": 100, "l2_binary_search": False}
+    out = attack_report.table2(paper, {"ours": table}, settings, "reduced")
+    assert out["kind"].tolist() == ["quoted"] * 7 + ["measured"]
+    assert out["median_attack_magnitude"].tolist()[:7] == paper["median_attack_magnitude"].tolist()
+    assert out["source"].iloc[0].startswith("Schott et al. 2019, as quoted")
+    ours = out.iloc[-1]
+    # Magnitudes 0, 10, 20, 30, inf: the unbroken image is kept (as inf), median 20.
+    assert ours["median_attack_magnitude"] == 20.0
+    # Image 3's adversarial example predicts its label on a fresh query: counted unbroken.
+    assert ours["median_attack_magnitude_verified"] == 20.0
+    assert (ours["images"], ours["unbroken"], ours["clean_adversarial"]) == (5, 1, 1)
+    assert ours["accuracy_pct"] == 80.0 and ours["broken_unverified"] == 1
+    two_unbroken = attack_report.attack_table(
+        fake_attack(
+            [0, 10, np.inf, np.inf], ["clean", "broken", "unbroken", "unbroken"], [5, 4, 3, 3]
+        )
+    )
+    assert attack_report.summarize_attack(two_unbroken)["median_attack_magnitude"] == np.inf
+
+
+def test_soundness_flags_misclassification_within_the_certified_radius():
+    status = ["broken"] * 5
+    attack = fake_attack([5, 5, 5, 9, 5], status, [4, -1, 3, 4, 4])
+    certs = pd.DataFrame(
+        {
+            "index": [4, 3, 2, 1, 0],
+            "guess": [3, 3, 3, 3, 3],
+            "p_lower": [0.6, 0.9, 0.9, 0.9, 0.9],
+            "radius": [-1, 8, 8, 8, 8],
+            "robustness": [0.0, 8.0, 8.0, 8.0, 8.0],
+        }
+    )
+    table = attack_report.attack_table(attack, certs)
+    assert table["radius"].tolist() == [8, 8, 8, 8, -1]
+    sound = attack_report.soundness_table(table)
+    # 0: L0 5 <= 8 and predicts 4: flagged. 1: abstains: not a contradiction. 2: predicts the
+    # certified class. 3: L0 9 > 8. 4: no certificate.
+    assert sound["flag"].tolist() == [True, False, False, False, False]
+    assert sound["within_radius"].tolist() == [True, True, True, False, False]
+    with pytest.raises(ValueError, match="no certificate for attacked image"):
+        attack_report.attack_table(fake_attack([1] * 6, ["broken"] * 6, [1] * 6), certs, "c.csv")
+
+
+def test_statuses_agree_between_attack_and_report():
+    assert attack_module.STATUSES == (
+        attack_report.CLEAN,
+        attack_report.BROKEN,
+        attack_report.UNBROKEN,
+    )
+
+
+def test_figure_of_adversarial_examples(tmp_path):
+    attack = fake_attack([3, 4, np.inf], ["broken", "broken", "unbroken"], [-1, 7, 3])
+    attack["clean_image"] = np.random.default_rng(0).random((3, 1, 28, 28))
+    attack["adv_image"] = attack["clean_image"].copy()
+    positions = attack_report.pick_examples(attack, 0, 4)
+    assert positions.tolist() == [0, 1]
+    assert attack_report.pick_examples(attack, 2, 4).tolist() == []
+    attack_report.plot_adversarial_examples(attack, positions, tmp_path / "f.png", "title")
+    assert (tmp_path / "f.png").stat().st_size > 5000
+    attack_report.plot_adversarial_examples(attack, positions[:0], tmp_path / "e.png", "none")
+    assert (tmp_path / "e.png").exists()
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_dry_run_of_table2_at_the_papers_config(tmp_path):
+    write_config(tmp_path, paper_config())
+    run = snakemake(
+        tmp_path, "results/tables/table2.csv", "-n", "--cores", "8", "--resources", "gpu=2"
+    )
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    # 275 images in 11 shards, for k = 45 and for the unprotected CNN (k = 784).
+    assert counts["attack_shard"] == 22 and counts["attack_gather"] == 2
+    assert counts["train"] == 2 and counts["table2"] == 1
+    # The k = 45 certificates give the radii; the k = 784 CNN needs none.
+    assert counts["certificates"] == 1
+    assert "k784/shard-10-of-11.npz" in run.stdout and "k45/model.pt" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda a: a.update(k=900), "attack.k = 900; expected 1 <= k <= d = 784"),
+        (lambda a: a.update(num_images=20000), "attack.num_images = 20000; expected at most"),
+        (lambda a: a.update(n_query=5), "attack.n_query = 5; expected at least 6"),
+        (lambda a: a.update(shards=300), "attack.shards = 300; expected at most"),
+        (lambda a: a.update(starts=0), "0 is less than the minimum of 1"),
+    ],
+)
+def test_bad_attack_config_fails_naming_the_key(tmp_path, change, expected):
+    config = paper_config()
+    change(config["attack"])
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n", "--cores", "1")
+    assert run.returncode != 0
+    assert expected in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
+
+
+def test_tiny_pipeline_builds_table2_soundness_and_figures(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/table2.csv")
+    measured = table[table["kind"] == "measured"]
+    assert measured["k"].tolist() == [784, 30]
+    assert (measured["images"] == 2).all() and (measured["n_query"] == 30).all()
+    assert (measured["scale"] == "reduced").all()
+    assert (table[table["kind"] == "quoted"]["source"].str.contains("Levine & Feizi")).all()
+    attack = attack_report.load_attack(
+        tiny_run / "results/attack/mnist/multichannel/cnn/k30/attack.npz"
+    )
+    per_image = pd.read_csv(tiny_run / "results/attack/mnist/multichannel/cnn/k30/attack.csv")
+    assert per_image["index"].tolist() == [0, 1]
+    changed = (attack["adv_image"] != attack["clean_image"]).any(axis=1).sum(axis=(1, 2))
+    finite = np.isfinite(attack["l0"])
+    assert np.array_equal(changed[finite], attack["l0"][finite])
+    certs = pd.read_csv(tiny_run / "results/certificates/mnist/multichannel/cnn/k30.csv")
+    assert per_image["radius"].tolist() == certs["radius"].tolist()[:2]
+    sound = pd.read_csv(tiny_run / "results/tables/attack_soundness.csv")
+    assert sound["index"].tolist() == [0, 1] and sound["flag"].dtype == bool
+    for figure in ("figure3", "figure5"):
+        assert (tiny_run / f"results/figures/{figure}.png").stat().st_size > 3000
+    log = (tiny_run / "logs/results/attack/mnist/multichannel/cnn/k30/shard-0-of-1.log").read_text()
+    assert "attacked 2/2 images" in log and "device: cpu" in log

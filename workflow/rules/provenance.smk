@@ -1,0 +1,21 @@
+rule provenance:
+    output:
+        provenance=report(
+            PROVENANCE,
+            caption="../../report/provenance.rst",
+            category="Provenance",
+            labels={"file": "provenance.yaml", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/provenance.log",
+    benchmark:
+        "logs/benchmarks/results/provenance.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        config=config,
+        repo=workflow.basedir,
+    script:
+        "../scripts/provenance.py"
