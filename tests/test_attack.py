@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, paper_config, snakemake, write_config
+from conftest import REPO, job_counts, paper_config, snakemake, write_config
 from torch import nn
 
 from randablate import attack as attack_module
@@ -326,11 +325,6 @@ def test_figure_of_adversarial_examples(tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 5000
     attack_report.plot_adversarial_examples(attack, positions[:0], tmp_path / "e.png", "none")
     assert (tmp_path / "e.png").exists()
-
-
-def job_counts(output: str) -> dict[str, int]:
-    table = output.split("Job stats:")[1].split("\n\n")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
 def test_dry_run_of_table2_at_the_papers_config(tmp_path):

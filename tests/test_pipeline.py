@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_TARGETS, paper_config, snakemake, write_config
+from conftest import REPO, TINY_TARGETS, job_counts, paper_config, snakemake, write_config
 from statsmodels.stats.proportion import proportion_confint
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """Parse the 'Job stats' table that snakemake prints."""
-    table = output.split("Job stats:")[1].split("\n\n")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
 def test_dry_run_of_table1_at_the_papers_config(tmp_path):

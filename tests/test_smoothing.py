@@ -189,3 +189,15 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="k=900"):
         smoothed(Constant(0), 900).counts(torch.rand(1, 1, 28, 28), 10)
     assert smoothing.default_device().type in ("cpu", "cuda")
+
+
+def test_load_smoothed_refuses_a_model_of_another_k(tmp_path):
+    from randablate.models import build_model, save_model
+
+    meta = {"arch": "cnn", "in_channels": 2, "num_classes": 10, "k": 45}
+    meta.update(get_encoding("multichannel", 1).describe())
+    save_model(tmp_path / "m.pt", build_model("cnn", 2, 10), meta)
+    loaded, back = smoothing.load_smoothed(tmp_path / "m.pt", 45, device="cpu")
+    assert loaded.k == 45 and back["k"] == 45 and loaded.encoding.out_channels == 2
+    with pytest.raises(ValueError, match="trained with k=45, not 30"):
+        smoothing.load_smoothed(tmp_path / "m.pt", 30, device="cpu")

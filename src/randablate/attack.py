@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from . import certificates
-from .files import atomic_path
+from .files import atomic_path, load_checkpoint_npz
 from .seeding import derive_seed, generator
 from .smoothing import Smoothed
 
@@ -366,18 +366,6 @@ def _header(smoothed: Smoothed, settings: AttackSettings, seed: int, d: int) -> 
     return header
 
 
-def _load_checkpoint(path: Path, header: dict, indices: np.ndarray) -> dict | None:
-    """Per-image arrays of a checkpoint written by `attack_images` for the same job, else None."""
-    if not path.exists():
-        return None
-    with np.load(path) as blob:
-        data = {name: blob[name] for name in blob.files}
-    for name, value in {**header, "all_index": indices}.items():
-        if name not in data or not np.array_equal(data[name], value):
-            return None
-    return data
-
-
 def attack_images(
     smoothed: Smoothed,
     images: torch.Tensor,
@@ -406,7 +394,7 @@ def attack_images(
     rows: dict[str, list] = {name: [] for name in PER_IMAGE}
     checkpoint = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint is not None:
-        partial = _load_checkpoint(checkpoint, header, indices)
+        partial = load_checkpoint_npz(checkpoint, {**header, "all_index": indices})
         if partial is not None:
             rows = {name: list(partial[name]) for name in PER_IMAGE}
             log.info(

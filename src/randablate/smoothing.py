@@ -22,9 +22,10 @@ from torch import nn
 
 from . import certificates
 from .ablation import draw_uniforms, keep_masks_from_uniforms
-from .encoding import Encoding
+from .encoding import Encoding, get_encoding
 from .failpoints import failpoint
-from .files import atomic_path
+from .files import atomic_path, load_checkpoint_npz
+from .models import load_model
 from .seeding import derive_seed, generator
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -125,16 +126,22 @@ class Smoothed:
         return Certificate(guess, p_lower, radius, counts_select, counts_bound)
 
 
-def _load_partial(path: Path, expected: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-    """Read a checkpoint of `count_votes` if it belongs to the same job, else None."""
-    if not path.exists():
-        return None
-    with np.load(path) as blob:
-        data = {key: blob[key] for key in blob.files}
-    for key, value in expected.items():
-        if key not in data or not np.array_equal(data[key], value):
-            return None
-    return data
+def load_smoothed(
+    model_path: str | os.PathLike,
+    k: int,
+    batch_size: int = 1000,
+    precision: str = "fp32",
+    device: str | torch.device | None = None,
+) -> tuple[Smoothed, dict]:
+    """The smoothed classifier of a model saved by `models.save_model`, checked to use this k."""
+    model, meta = load_model(model_path)
+    if meta["k"] != k:
+        raise ValueError(f"{model_path} was trained with k={meta['k']}, not {k}")
+    encoding = get_encoding(meta["encoding"], channels=meta["channels"], mean=meta.get("mean"))
+    smoothed = Smoothed(
+        model, k, encoding, meta["num_classes"], batch_size, precision, device=device
+    )
+    return smoothed, meta
 
 
 def count_votes(
@@ -170,7 +177,7 @@ def count_votes(
     done = 0
     checkpoint = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint is not None:
-        partial = _load_partial(checkpoint, header)
+        partial = load_checkpoint_npz(checkpoint, header)
         if partial is not None:
             done = int(partial["done"])
             for stage in stages:

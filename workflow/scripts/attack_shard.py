@@ -9,9 +9,8 @@ import torch
 from randablate.attack import AttackSettings, attack_images
 from randablate.data import load_mnist
 from randablate.devices import acquire_device
-from randablate.encoding import get_encoding
-from randablate.models import load_model
-from randablate.smoothing import Smoothed
+from randablate.files import discard_if_older
+from randablate.smoothing import load_smoothed
 
 logging.basicConfig(
     filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
@@ -26,22 +25,15 @@ torch.set_num_threads(snakemake.threads)
 def main():
     start, stop = snakemake.params.positions
     partial = Path(snakemake.params.checkpoint)
-    if partial.exists() and partial.stat().st_mtime < Path(snakemake.input.model).stat().st_mtime:
-        log.info("removing %s: it predates the model", partial)
-        partial.unlink()
+    if discard_if_older(partial, snakemake.input.model):
+        log.info("removed %s: it predates the model", partial)
     images, labels = load_mnist(snakemake.params.data_dir, "test")
-    model, meta = load_model(snakemake.input.model)
-    if meta["k"] != k:
-        raise ValueError(f"{snakemake.input.model} was trained with k={meta['k']}, not {k}")
-    encoding = get_encoding(meta["encoding"], channels=meta["channels"], mean=meta.get("mean"))
     settings = AttackSettings(**snakemake.params.settings)
     log.info("k=%d images %d..%d settings=%s", k, start, stop - 1, settings)
     with acquire_device(snakemake.params.lock_dir, log=log) as device:
-        smoothed = Smoothed(
-            model,
+        smoothed, _ = load_smoothed(
+            snakemake.input.model,
             k,
-            encoding,
-            meta["num_classes"],
             batch_size=snakemake.params.batch_size,
             precision=snakemake.params.precision,
             device=device,
