@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import torch
 from conftest import TINY_TARGETS, snakemake, tiny_workdir
@@ -12,6 +13,7 @@ from randablate.failpoints import ENV
 
 MODEL = "results/models/mnist/multichannel/cnn/k{k}"
 VOTES = "results/votes/mnist/multichannel/cnn/k{k}"
+ATTACK = "results/attack/mnist/multichannel/cnn/k{k}"
 
 
 def run_with_failpoint(workdir, failpoint):
@@ -39,21 +41,24 @@ def test_killed_training_and_vote_jobs_resume_to_identical_results(tiny_run, tmp
         assert not (workdir / MODEL.format(k=k) / "model.pt").exists()  # nothing half-written
 
     # 2. The same command again: training resumes at epoch 2; every vote shard is then
-    #    SIGKILLed after its first checkpointed group of images.
-    run = run_with_failpoint(workdir, "votes-group:1")
+    #    SIGKILLed after its first checkpointed group of images, every attack shard after its
+    #    first checkpointed image.
+    run = run_with_failpoint(workdir, "votes-group:1,attack-image:1")
     assert run.returncode != 0
     train_log = (workdir / f"logs/{MODEL.format(k=30)}/train.log").read_text()
     assert "resuming from" in train_log and "after epoch 1" in train_log
     assert "epoch 1/2" not in train_log
-    shard = workdir / VOTES.format(k=30) / "shard-0-of-2"
-    assert shard.with_suffix(".partial.npz").exists()
-    assert not shard.with_suffix(".npz").exists()
+    for shard in (VOTES.format(k=30) + "/shard-0-of-2", ATTACK.format(k=30) + "/shard-0-of-1"):
+        assert (workdir / f"{shard}.partial.npz").exists(), shard
+        assert not (workdir / f"{shard}.npz").exists(), shard
 
-    # 3. And once more, with nothing killed: the shards resume and the pipeline finishes.
+    # 3. Again, with nothing killed: the shards resume and the pipeline finishes.
     run = snakemake(workdir, *TINY_TARGETS, "--cores", "2", "--resources", "gpu=1")
     assert run.returncode == 0, run.stderr[-3000:]
     shard_log = (workdir / f"logs/{VOTES.format(k=30)}/shard-0-of-2.log").read_text()
     assert "resuming from" in shard_log and "2 of 6 images already counted" in shard_log
+    attack_log = (workdir / f"logs/{ATTACK.format(k=30)}/shard-0-of-1.log").read_text()
+    assert "1 of 2 images already attacked" in attack_log
 
     # Results equal those of an uninterrupted run with the same config and seeds.
     for k in (30, 90):
@@ -65,3 +70,9 @@ def test_killed_training_and_vote_jobs_resume_to_identical_results(tiny_run, tmp
         assert (workdir / path).read_text() == (tiny_run / path).read_text()
     table = "results/tables/table1.csv"
     pd.testing.assert_frame_equal(pd.read_csv(workdir / table), pd.read_csv(tiny_run / table))
+    with (
+        np.load(workdir / ATTACK.format(k=30) / "attack.npz") as killed,
+        np.load(tiny_run / ATTACK.format(k=30) / "attack.npz") as clean,
+    ):
+        for name in ("index", "status", "l0", "best_start", "adv_image", "adv_counts"):
+            assert np.array_equal(killed[name], clean[name]), name

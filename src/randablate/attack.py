@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from . import certificates
+from .failpoints import failpoint
 from .files import atomic_path, load_checkpoint_npz
 from .seeding import derive_seed, generator
 from .smoothing import Smoothed
@@ -429,6 +430,7 @@ def attack_images(
         if checkpoint is not None and done < len(indices):
             with atomic_path(checkpoint) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, all_index=indices, **header, **_stack(rows))
+            failpoint("attack-image", done - first)
     with atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **header, **_stack(rows))
     if checkpoint is not None and checkpoint.exists():
