@@ -65,6 +65,13 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
+def dry_run(workdir: Path, target: str) -> tuple[dict[str, int], str]:
+    """Dry-run `target` in `workdir` as on two GPUs; return its jobs per rule and its output."""
+    run = snakemake(workdir, target, "-n", "--cores", "8", "--resources", "gpu=2")
+    assert run.returncode == 0, run.stderr
+    return job_counts(run.stdout), run.stdout
+
+
 def paper_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
 

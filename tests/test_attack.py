@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, job_counts, paper_config, snakemake, write_config
+from conftest import REPO, dry_run, paper_config, snakemake, write_config
 from torch import nn
 
 from randablate import attack as attack_module
@@ -329,17 +329,13 @@ def test_figure_of_adversarial_examples(tmp_path):
 
 def test_dry_run_of_table2_at_the_papers_config(tmp_path):
     write_config(tmp_path, paper_config())
-    run = snakemake(
-        tmp_path, "results/tables/table2.csv", "-n", "--cores", "8", "--resources", "gpu=2"
-    )
-    assert run.returncode == 0, run.stderr
-    counts = job_counts(run.stdout)
+    counts, output = dry_run(tmp_path, "results/tables/table2.csv")
     # 275 images in 11 shards, for k = 45 and for the unprotected CNN (k = 784).
     assert counts["attack_shard"] == 22 and counts["attack_gather"] == 2
     assert counts["train"] == 2 and counts["table2"] == 1
     # The k = 45 certificates give the radii; the k = 784 CNN needs none.
     assert counts["certificates"] == 1
-    assert "k784/shard-10-of-11.npz" in run.stdout and "k45/model.pt" in run.stdout
+    assert "k784/shard-10-of-11.npz" in output and "k45/model.pt" in output
 
 
 @pytest.mark.parametrize(

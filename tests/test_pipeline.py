@@ -7,23 +7,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_TARGETS, job_counts, paper_config, snakemake, write_config
+from conftest import REPO, TINY_TARGETS, dry_run, job_counts, paper_config, snakemake, write_config
 from statsmodels.stats.proportion import proportion_confint
 
 
 def test_dry_run_of_table1_at_the_papers_config(tmp_path):
     write_config(tmp_path, paper_config())
-    run = snakemake(
-        tmp_path, "results/tables/table1.csv", "-n", "--cores", "8", "--resources", "gpu=2"
-    )
-    assert run.returncode == 0, run.stderr
-    counts = job_counts(run.stdout)
+    counts, output = dry_run(tmp_path, "results/tables/table1.csv")
     # 20 values of k; 20 shards of the 10,000 test images each.
     assert counts["train"] == 20
     assert counts["votes_shard"] == 400
     assert counts["votes_gather"] == counts["certificates"] == 20
     assert counts["table1"] == 1
-    assert "shard-19-of-20.npz" in run.stdout and "k100/model.pt" in run.stdout
+    assert "shard-19-of-20.npz" in output and "k100/model.pt" in output
 
 
 def test_quick_profile_dry_run_covers_every_target(tmp_path):

@@ -31,18 +31,24 @@ def config_error(key, value, expected):
     return ValueError(f"invalid config: {key} = {value!r}; expected {expected}")
 
 
+def check_k(key, k):
+    """Raise ValueError unless 1 <= k <= d for MNIST."""
+    if not 1 <= k <= MNIST_D:
+        raise config_error(key, k, f"1 <= k <= d = {MNIST_D} (pixels of an MNIST image)")
+
+
+def check_alpha(key, alpha):
+    """Raise ValueError unless 0 < alpha < 1."""
+    if not 0.0 < alpha < 1.0:
+        raise config_error(key, alpha, "a number strictly between 0 and 1")
+
+
 def check_config(cfg):
     """Raise ValueError for config values the schema cannot express as wrong."""
     t1 = cfg["table1"]
     for k in t1["k"]:
-        if not 1 <= k <= MNIST_D:
-            raise config_error(
-                "table1.k", k, f"1 <= k <= d = {MNIST_D} (pixels of an MNIST image)"
-            )
-    if not 0.0 < t1["alpha"] < 1.0:
-        raise config_error(
-            "table1.alpha", t1["alpha"], "a number strictly between 0 and 1"
-        )
+        check_k("table1.k", k)
+    check_alpha("table1.alpha", t1["alpha"])
     images = num_images(cfg)
     if images > MNIST_TEST_IMAGES:
         raise config_error(
@@ -78,12 +84,8 @@ def check_attack_config(cfg, certified_images):
     """Raise ValueError for attack settings the schema cannot express as wrong."""
     attack = cfg["attack"]
     for key in ("k", "baseline_k"):
-        if not 1 <= attack[key] <= MNIST_D:
-            raise config_error(f"attack.{key}", attack[key], f"1 <= k <= d = {MNIST_D}")
-    if not 0.0 < attack["alpha"] < 1.0:
-        raise config_error(
-            "attack.alpha", attack["alpha"], "a number strictly between 0 and 1"
-        )
+        check_k(f"attack.{key}", attack[key])
+    check_alpha("attack.alpha", attack["alpha"])
     if attack["num_images"] > certified_images:
         raise config_error(
             "attack.num_images",
