@@ -34,7 +34,9 @@ def config_error(key, value, expected):
 def check_k(key, k):
     """Raise ValueError unless 1 <= k <= d for MNIST."""
     if not 1 <= k <= MNIST_D:
-        raise config_error(key, k, f"1 <= k <= d = {MNIST_D} (pixels of an MNIST image)")
+        raise config_error(
+            key, k, f"1 <= k <= d = {MNIST_D} (pixels of an MNIST image)"
+        )
 
 
 def check_alpha(key, alpha):
