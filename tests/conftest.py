@@ -87,6 +87,8 @@ TINY_TARGETS = (
     "results/tables/attack_soundness.csv",
     "results/figures/figure3.png",
     "results/figures/figure5.png",
+    "results/figures/figure1.png",
+    "results/tables/reproduction.csv",
 )
 
 
@@ -103,6 +105,7 @@ def tiny_config(data_dir: Path) -> dict:
         batch_size=40,  # groups of 2 images, so that a shard checkpoints mid-way
         precision="bf16",
     )
+    config["figures"]["figure1_k"] = [30, 90]
     config["training"]["mnist"].update(
         epochs=2,
         optimizer="adam",

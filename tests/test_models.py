@@ -36,3 +36,46 @@ def test_bad_models_are_refused(tmp_path):
         save_model(tmp_path / "m.pt", build_model("cnn", 2, 10), {"arch": "cnn"})
     with pytest.raises(FileNotFoundError, match="no model file"):
         load_model(tmp_path / "missing.pt")
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_cifar_resnets_have_the_known_sizes_and_keep_32x32_in_the_stem():
+    # CIFAR ResNet18 for 3 channels and 10 classes has 11,173,962 parameters; six input
+    # channels add 3 * 64 * 3 * 3 stem weights.
+    assert parameter_count(build_model("resnet18", 3, 10)) == 11_173_962
+    model = build_model("resnet18", 6, 10)
+    assert parameter_count(model) == 11_173_962 + 3 * 64 * 9
+    assert parameter_count(build_model("resnet50", 3, 10)) == 23_520_842
+    assert isinstance(model.maxpool, torch.nn.Identity)
+    x = torch.rand(2, 6, 32, 32)
+    assert model.conv1(x).shape == (2, 64, 32, 32)
+    assert model.eval()(x).shape == (2, 10)
+    assert build_model("resnet50", 6, 10).eval()(x).shape == (2, 10)
+
+
+def test_imagenet_resnet50_is_torchvisions_with_a_wider_stem():
+    # torchvision's resnet50 has 25,557,032 parameters; six channels add 3 * 64 * 7 * 7.
+    assert parameter_count(build_model("imagenet_resnet50", 3, 1000)) == 25_557_032
+    model = build_model("imagenet_resnet50", 6, 1000).eval()
+    assert parameter_count(model) == 25_557_032 + 3 * 64 * 49
+    x = torch.rand(2, 6, 224, 224)
+    assert model.maxpool(model.relu(model.bn1(model.conv1(x)))).shape == (2, 64, 56, 56)
+    with torch.no_grad():
+        assert model(x).shape == (2, 1000)
+
+
+def test_resnet_save_and_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("resnet18", 6, 10)
+    with torch.no_grad():  # make the batch-norm statistics non-trivial so they must round trip
+        model.train()(torch.rand(8, 6, 32, 32))
+    meta = {"arch": "resnet18", "in_channels": 6, "num_classes": 10, "k": 75}
+    save_model(tmp_path / "r.pt", model, meta)
+    loaded, loaded_meta = load_model(tmp_path / "r.pt")
+    assert loaded_meta == meta and not loaded.training
+    x = torch.rand(3, 6, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), loaded(x))

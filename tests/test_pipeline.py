@@ -29,6 +29,10 @@ def test_quick_profile_dry_run_covers_every_target(tmp_path):
     counts = job_counts(run.stdout)
     assert counts["votes_shard"] == 6 and counts["table1"] == 1  # 3 values of k, 2 shards each
     assert counts["figure_certified_accuracy"] == 1
+    # every target that needs only MNIST: Tables 1 and 2, Figures 1-5, the Discussion, the scorecard
+    for rule in ("table2", "figure1", "figure2", "figure3", "figure4", "figure5", "discussion"):
+        assert counts[rule] == 1, rule
+    assert counts["reproduction"] == 1 and "table3" not in counts and "table6" not in counts
 
 
 @pytest.mark.parametrize(
@@ -42,6 +46,17 @@ def test_quick_profile_dry_run_covers_every_target(tmp_path):
         (lambda c: c["table1"].update(encoding="zero"), "'zero' is not one of"),
         (lambda c: c["training"]["mnist"].update(optimizer="rmsprop"), "'rmsprop' is not one of"),
         (lambda c: c["table1"].update(shards=20000), "table1.shards = 20000; expected at most"),
+        (lambda c: c["table3"].update(k=[25, 2000]), "table3.k = 2000; expected 1 <= k"),
+        (lambda c: c["table6"].update(alpha=2), "table6.alpha = 2; expected a number"),
+        (lambda c: c["table7"].update(imagenet_k=60000), "table7.imagenet_k = 60000"),
+        (lambda c: c["table3"].update(arch="cnn"), "'cnn' is not one of"),
+        (lambda c: c["table3"].update(colour=1), "'colour' was unexpected"),
+        (lambda c: c["figures"].update(figure1_k=[7]), "figures.figure1_k = 7; expected one of"),
+        (lambda c: c["training"]["cifar10"].update(augmentation="mixup"), "'mixup' is not one"),
+        (
+            lambda c: c["training"]["imagenet"].update(lr_schedule=[[2, 0.1]]),
+            "training.imagenet.lr_schedule",
+        ),
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, expected):
@@ -110,3 +125,22 @@ def test_tiny_pipeline_report_holds_table_and_figure(tiny_run):
     html = (tiny_run / "report.html").read_text()
     assert "table1.csv" in html and "certified_accuracy_mnist.png" in html
     assert "REDUCED" in html
+
+
+def test_tiny_pipeline_scorecard_puts_every_table1_number_beside_the_papers(tiny_run):
+    card = pd.read_csv(tiny_run / "results/tables/reproduction.csv")
+    table1 = pd.read_csv(tiny_run / "results/tables/table1.csv").set_index("k")
+    rows = card[card["table"] == "table1"]
+    assert sorted(set(rows["row"])) == ["k=30", "k=90"]
+    assert set(rows["quantity"]) == {"accuracy_pct", "abstained_pct", "median_certified_robustness"}
+    accuracy = rows[(rows["row"] == "k=30") & (rows["quantity"] == "accuracy_pct")].iloc[0]
+    assert accuracy["ours"] == table1.loc[30, "accuracy_pct"]
+    assert accuracy["paper"] == table1.loc[30, "paper_accuracy_pct"]
+    count = round(accuracy["ours"] * 12 / 100)
+    low, high = proportion_confint(count, 12, alpha=0.05, method="beta")
+    assert accuracy["ours_low"] == pytest.approx(100 * low, abs=1e-6)
+    assert accuracy["ours_high"] == pytest.approx(100 * high, abs=1e-6)
+    inside = 100 * low - 2 <= accuracy["paper"] <= 100 * high + 2
+    assert bool(accuracy["within"]) == inside
+    assert set(card["table"]) == {"table1", "discussion"}  # Table 2 scores k = 45 only
+    assert set(card["scale"]) == {"reduced"}

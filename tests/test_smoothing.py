@@ -201,3 +201,25 @@ def test_load_smoothed_refuses_a_model_of_another_k(tmp_path):
     assert loaded.k == 45 and back["k"] == 45 and loaded.encoding.out_channels == 2
     with pytest.raises(ValueError, match="trained with k=45, not 30"):
         smoothing.load_smoothed(tmp_path / "m.pt", 30, device="cpu")
+
+
+class _PixelCounter(nn.Module):
+    """Votes class 1 when the top-left pixel is kept and bright, else class 0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hit = x[:, 0, 0, 0] > 0.5  # multichannel: channel 0 is the image, 0 when ablated
+        return torch.stack([(~hit).float(), hit.float()], dim=1)
+
+
+def test_base_accuracy_is_the_share_of_correct_single_ablations():
+    """Label 1 images with a bright corner are right exactly when the corner is kept (k/d)."""
+    images = torch.zeros(6, 1, 4, 4)
+    images[:, 0, 0, 0] = 1.0
+    labels = torch.tensor([1, 1, 1, 1, 0, 0])
+    smoothed = Smoothed(_PixelCounter(), 4, get_encoding("multichannel", 1), 2, 64)
+    accuracy = smoothing.base_accuracy(smoothed, images, labels, samples=2000, seed=5)
+    # images 0-3: P(corner kept) = 4/16; images 4-5: right when it is not kept, 12/16
+    expected = (4 * 0.25 + 2 * 0.75) / 6
+    assert accuracy == pytest.approx(expected, abs=0.02)
+    again = smoothing.base_accuracy(smoothed, images, labels, samples=2000, seed=5)
+    assert again == accuracy

@@ -209,3 +209,100 @@ def test_certified_accuracy_curves_and_plot(tmp_path):
     path = tmp_path / "fig.png"
     figures.plot_certified_accuracy(r, path, "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _certs(robustness, label=None, guess=None):
+    """A certificate table with given robustness (−inf for N/A) and its prediction columns."""
+    r = np.asarray(robustness, dtype=float)
+    label = np.zeros(len(r), dtype=int) if label is None else np.asarray(label)
+    guess = np.where(np.isneginf(r), 1, label) if guess is None else np.asarray(guess)
+    return pd.DataFrame(
+        {
+            "label": label,
+            "guess": guess,
+            "robustness": r,
+            "prediction": guess,
+            "select_0": 10,
+            "select_1": 0,
+            "bound_0": 100,
+            "bound_1": 0,
+        }
+    )
+
+
+def test_imagenet_medians_count_only_correctly_certified_images():
+    paper = pd.DataFrame(
+        {
+            "quantity": [
+                "median certificate on correctly certified ImageNet images (k=1000)",
+                "median certificate excluding N/A (ImageNet k=500)",
+            ],
+            "value": [33, 63],
+        }
+    )
+    certs = {1000: _certs([-np.inf, -np.inf, 0, 3, 30, 40]), 500: _certs([-np.inf, 5])}
+    table = tables.imagenet_medians(certs, paper)
+    assert table["ours"].tolist() == [30, 5]  # at least half of [0, 3, 30, 40] reach 30
+    assert table["paper"].tolist() == [33, 63]
+    assert table["difference"].tolist() == [-3, -58]
+
+
+def test_table7_and_table8_rows():
+    lee = {"MNIST": _certs([1, 2, 3]), "ImageNet": _certs([-np.inf, -np.inf, 4])}
+    standard = {"MNIST": _certs([2, 2, 2]), "ImageNet": _certs([0, 1, 1])}
+    paper7 = pd.DataFrame(
+        {
+            "dataset": ["MNIST", "ImageNet"],
+            "lee_et_al_2019_median_certified": [4, 1],
+            "randomized_ablation_median_certified": [8, 16],
+        }
+    )
+    t7 = tables.table7(lee, standard, {"MNIST": 45, "ImageNet": 1000}, paper7, "reduced")
+    assert t7["randomized_ablation_median_certified"].tolist() == [2, pd.NA]
+    assert t7["median_with_standard_sampling"].tolist() == [2, 1]
+    assert t7["lee_et_al_2019_median_certified"].tolist() == [4, 1]
+    assert t7["paper_randomized_ablation_median_certified"].tolist() == [8, 16]
+    assert (t7["n0"] == 10).all() and (t7["n"] == 100).all()
+    paper8 = pd.DataFrame(
+        {
+            "dataset": ["MNIST"],
+            "k": [45],
+            "encoding": ["mean"],
+            "accuracy_pct": [96.27],
+            "abstained_pct": [0.43],
+            "median_certified_robustness": [7],
+        }
+    )
+    rows = {("MNIST", 45, "mean"): _certs([1, -np.inf, 3, 4], label=[0, 0, 0, 1])}
+    t8 = tables.table8(rows, paper8, "paper")
+    assert t8["accuracy_pct"].tolist() == [75.0]  # only image 1 (N/A: guess 1, label 0) wrong
+    assert t8["paper_accuracy_pct"].tolist() == [96.27]
+    assert t8["images"].tolist() == [4]
+
+
+def test_base_accuracy_table_in_percent_beside_the_paper():
+    paper = pd.DataFrame({"k": [25], "train_accuracy_pct": [83.16], "test_accuracy_pct": [57.72]})
+    results = [
+        {
+            "k": 50,
+            "train_accuracy": 0.9,
+            "train_images": 100,
+            "test_accuracy": 0.5,
+            "images": 8,
+            "samples": 1,
+        },
+        {
+            "k": 25,
+            "train_accuracy": 0.81234,
+            "train_images": 100,
+            "test_accuracy": 0.625,
+            "images": 8,
+            "samples": 1,
+        },
+    ]
+    table = tables.base_accuracy_table(results, paper, "reduced")
+    assert table["k"].tolist() == [25, 50]
+    assert table["train_accuracy_pct"].tolist() == [81.23, 90.0]
+    assert table["test_accuracy_pct"].tolist() == [62.5, 50.0]
+    assert table["paper_train_accuracy_pct"].tolist()[0] == 83.16
+    assert math.isnan(table["paper_train_accuracy_pct"].tolist()[1])

@@ -9,7 +9,8 @@ from randablate import training
 from randablate.ablation import keep_masks
 from randablate.encoding import get_encoding
 from randablate.models import build_model
-from randablate.training import TrainSettings, train
+from randablate.seeding import derive_seed, generator
+from randablate.training import TrainSettings, augment_crop_flip, train
 
 
 def test_paper_schedule_is_the_default():
@@ -31,6 +32,11 @@ def test_bad_settings_are_refused():
         TrainSettings(lr_schedule=[[2, 0.1]])
     with pytest.raises(ValueError, match="precision"):
         TrainSettings(precision="fp16")
+    with pytest.raises(ValueError, match="augmentation"):
+        TrainSettings(augmentation="mixup")
+    with pytest.raises(ValueError, match="workers"):
+        TrainSettings(workers=-1)
+    assert (TrainSettings().augmentation, TrainSettings().workers) == ("none", 0)
 
 
 def toy_data(n: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,3 +112,272 @@ def test_trained_base_classifier_is_accurate_on_ablated_test_images(mnist, train
     with torch.no_grad():
         guess = trained_k45(get_encoding("multichannel", 1)(x, keep)).argmax(1)
     assert (guess == y).float().mean() > 0.4
+
+
+# --- Augmentation (Table 11) ---------------------------------------------------------------
+
+
+def test_crop_flip_takes_each_image_from_its_zero_padded_self():
+    x = torch.arange(16 * 3 * 6 * 5, dtype=torch.float32).view(16, 3, 6, 5) + 1
+    gen = torch.Generator().manual_seed(3)
+    replay = torch.Generator().set_state(gen.get_state())
+    out = augment_crop_flip(x, gen, padding=2)
+    assert out.shape == x.shape
+    # Independently, image by image, from the documented draws: offsets then flips.
+    offsets = torch.randint(0, 5, (16, 2), generator=replay)
+    flips = torch.randint(0, 2, (16,), generator=replay)
+    for i in range(16):
+        top, left = offsets[i].tolist()
+        crop = torch.nn.functional.pad(x[i], (2, 2, 2, 2))[:, top : top + 6, left : left + 5]
+        assert torch.equal(out[i], crop.flip(-1) if flips[i] else crop)
+    assert 0 < int(flips.sum()) < 16
+
+
+def test_crop_flip_draws_every_offset_and_flip():
+    n, padding = 400, 1
+    x = torch.rand(n, 2, 5, 5) + 1  # no zeros, so padding shows
+    out = augment_crop_flip(x, torch.Generator().manual_seed(0), padding)
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    seen = set()
+    for i in range(n):
+        matches = [
+            (top, left, flip)
+            for top in range(3)
+            for left in range(3)
+            for flip in (False, True)
+            if torch.equal(
+                out[i],
+                padded[i, :, top : top + 5, left : left + 5].flip(-1)
+                if flip
+                else padded[i, :, top : top + 5, left : left + 5],
+            )
+        ]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert len(seen) == 18
+    # Zero padding: shifted images have exactly one zero row or column per shifted axis.
+    assert (out == 0).any() and not (x == 0).any()
+
+
+def test_crop_flip_is_deterministic_given_the_seed():
+    x = torch.rand(8, 3, 32, 32)
+    first = augment_crop_flip(x, torch.Generator().manual_seed(7))
+    again = augment_crop_flip(x, torch.Generator().manual_seed(7))
+    other = augment_crop_flip(x, torch.Generator().manual_seed(8))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    flipped_only = augment_crop_flip(x, torch.Generator().manual_seed(7), padding=0)
+    for i in range(8):  # without padding the only randomness left is the flip
+        assert torch.equal(flipped_only[i], x[i]) or torch.equal(flipped_only[i], x[i].flip(-1))
+
+
+# --- Training paths ------------------------------------------------------------------------
+
+
+def colour_data(n: int = 64, size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour images whose class is their colour, plus a little noise."""
+    gen = torch.Generator().manual_seed(1)
+    palette = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]])
+    labels = torch.randint(0, 4, (n,), generator=gen)
+    images = palette[labels].view(n, 3, 1, 1).expand(n, 3, size, size).clone()
+    images += 0.1 * torch.rand(images.shape, generator=gen)
+    return images.clamp(0, 1), labels
+
+
+def colour_model(arch: str = "cnn") -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(arch, 6, 4)
+
+
+COLOUR = TrainSettings(
+    epochs=2,
+    batch_size=16,
+    lr_schedule=[[1, 0.01]],
+    weight_decay=5e-4,
+    checkpoint_every=1,
+    augmentation="crop-flip",
+)
+
+
+def train_killed_then_resumed(monkeypatch, tmp_path, data, labels, settings, k, arch="cnn"):
+    """Train until killed in epoch 2, then resume in a 'new process'; returns the model."""
+    encoding = get_encoding("multichannel", 3)
+    real_epoch = training.train_epoch
+    calls = {"n": 0}
+
+    def dies_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(colour_model(arch), encoding, k, data, labels, settings, tmp_path / "run.pt")
+    assert torch.load(tmp_path / "run.pt", weights_only=False)["epoch"] == 1
+    monkeypatch.setattr(training, "train_epoch", real_epoch)
+    resumed = colour_model(arch)
+    result = train(resumed, encoding, k, data, labels, settings, tmp_path / "run.pt")
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
+    return resumed
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
+
+
+def test_crop_flip_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    images, labels = colour_data()
+    encoding = get_encoding("multichannel", 3)
+    reference = colour_model()
+    train(reference, encoding, 100, images, labels, COLOUR, tmp_path / "ref.pt")
+    resumed = train_killed_then_resumed(monkeypatch, tmp_path, images, labels, COLOUR, 100)
+    assert same_weights(reference, resumed)
+    plain = colour_model()
+    settings = TrainSettings(**{**vars(COLOUR), "augmentation": "none"})
+    train(plain, encoding, 100, images, labels, settings, tmp_path / "plain.pt")
+    assert not same_weights(reference, plain)  # the augmentation changed what was seen
+
+
+def test_no_augmentation_keeps_the_original_random_stream(tmp_path):
+    # The tensor path without augmentation draws, per epoch, a permutation and then one shared
+    # keep-set per minibatch from one generator, exactly as before augmentation existed.
+    images, labels = colour_data(40)
+    encoding = get_encoding("multichannel", 3)
+    settings = TrainSettings(epochs=2, batch_size=16, optimizer="adam", lr_schedule=[[1, 1e-3]])
+    model = colour_model()
+    train(model, encoding, 60, images, labels, settings, tmp_path / "c.pt")
+    reference = colour_model()
+    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    for epoch in (1, 2):
+        gen = generator(derive_seed(settings.seed, "train-epoch", epoch))
+        order = torch.randperm(40, generator=gen)
+        for batch in order.split(16):
+            keep = keep_masks(1, 28 * 28, 60, gen).expand(len(batch), -1)
+            loss = torch.nn.functional.cross_entropy(
+                reference(encoding(images[batch], keep)), labels[batch]
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    assert same_weights(model, reference)
+
+
+def test_dataset_path_trains_and_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    images, labels = colour_data()
+    dataset = torch.utils.data.TensorDataset(images, labels)
+    encoding = get_encoding("multichannel", 3)
+    reference = colour_model()
+    result = train(reference, encoding, 100, dataset, None, COLOUR, tmp_path / "ref.pt")
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
+    assert not same_weights(reference, colour_model())
+    resumed = train_killed_then_resumed(monkeypatch, tmp_path, dataset, None, COLOUR, 100)
+    assert same_weights(reference, resumed)
+
+
+class RandomlyFlipped(torch.utils.data.Dataset):
+    """Images flipped at random by the global torch RNG, as torchvision transforms do."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image = self.images[i]
+        if torch.rand(()) < 0.5:
+            image = image.flip(-1)
+        return image, int(self.labels[i])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_dataset_transforms_are_reproducible(tmp_path, workers):
+    images, labels = colour_data(32)
+    images[:, :, :, :14] = 0  # left half black, so flips matter
+    dataset = RandomlyFlipped(images, labels)
+    settings = TrainSettings(
+        epochs=2, batch_size=16, lr_schedule=[[1, 0.01]], workers=workers, checkpoint_every=1
+    )
+    encoding = get_encoding("multichannel", 3)
+    models = []
+    for run in range(2):
+        model = colour_model()
+        torch.manual_seed(run)  # the global RNG state before training must not matter
+        train(model, encoding, 200, dataset, None, settings, tmp_path / f"{run}.pt")
+        models.append(model)
+    assert same_weights(*models)
+
+
+class ConstantGuess(torch.nn.Module):
+    """Logits that ignore the input (with a weight, so the optimiser has something to hold)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.tensor([0.0, 0.0, 0.0, 2.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias.expand(len(x), 4) + 0 * x.sum()
+
+
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_epoch_statistics_are_means_over_samples(tmp_path, as_dataset):
+    # 50 images in minibatches of 16, 16, 16, 2: per-sample means, not means of batch means.
+    images, labels = colour_data(60)
+    settings = TrainSettings(epochs=1, batch_size=16, lr_schedule=[[1, 0.0]], max_train_images=50)
+    data = torch.utils.data.TensorDataset(images, labels) if as_dataset else images
+    encoding = get_encoding("multichannel", 3)
+    result = train(
+        ConstantGuess(),
+        encoding,
+        10,
+        data,
+        None if as_dataset else labels,
+        settings,
+        tmp_path / "c.pt",
+    )
+    (stats,) = result["history"]
+    first = labels[:50]
+    assert stats["accuracy"] == int((first == 3).sum()) / 50
+    log_p = torch.log_softmax(torch.tensor([0.0, 0.0, 0.0, 2.0], dtype=torch.float64), 0)
+    assert stats["loss"] == pytest.approx(-log_p[first].mean().item(), rel=1e-6)
+
+
+def test_cifar_resnet18_trains_with_crop_flip(tmp_path):
+    images, labels = colour_data(8, size=32)
+    settings = TrainSettings(
+        epochs=1, batch_size=4, lr_schedule=[[1, 0.01]], augmentation="crop-flip"
+    )
+    model = colour_model("resnet18")
+    before = [p.detach().clone() for p in model.parameters()]
+    result = train(
+        model, get_encoding("multichannel", 3), 500, images, labels, settings, tmp_path / "c.pt"
+    )
+    assert torch.isfinite(torch.tensor(result["history"][0]["loss"]))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_inconsistent_training_data_is_refused(tmp_path):
+    images, labels = colour_data(8)
+    encoding = get_encoding("multichannel", 3)
+    resized = TrainSettings(epochs=1, augmentation="resized-crop-flip")
+    with pytest.raises(ValueError, match="Dataset's transforms"):
+        train(colour_model(), encoding, 10, images, labels, resized, tmp_path / "a.pt")
+    dataset = torch.utils.data.TensorDataset(images, labels)
+    with pytest.raises(ValueError, match="labels=None"):
+        train(colour_model(), encoding, 10, dataset, labels, SETTINGS, tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="labels are needed"):
+        train(colour_model(), encoding, 10, images, None, SETTINGS, tmp_path / "c.pt")
+
+
+def test_checkpoints_from_before_augmentation_still_resume(tmp_path):
+    images, labels = colour_data(16)
+    encoding = get_encoding("multichannel", 3)
+    settings = TrainSettings(epochs=2, batch_size=16, lr_schedule=[[1, 0.01]])
+    train(colour_model(), encoding, 50, images, labels, settings, tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=False)
+    del state["settings"]["augmentation"], state["settings"]["workers"]
+    state["epoch"], state["history"] = 1, state["history"][:1]
+    torch.save(state, tmp_path / "c.pt")
+    result = train(colour_model(), encoding, 50, images, labels, settings, tmp_path / "c.pt")
+    assert [h["epoch"] for h in result["history"]] == [1, 2]

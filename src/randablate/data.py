@@ -1,4 +1,4 @@
-"""MNIST acquisition and loading, always checked against the original files' md5 sums."""
+"""Dataset acquisition and loading: MNIST and CIFAR-10 (md5-checked) and ImageNet (ImageFolder)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,25 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from randablate.files import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torchvision
 
 MNIST_FILES: dict[str, str] = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -48,7 +55,7 @@ HOW_TO = {
 
 
 class DataError(RuntimeError):
-    """Raised when MNIST files are missing, corrupted, malformed or cannot be obtained."""
+    """Raised when dataset files are missing, corrupted, malformed or cannot be obtained."""
 
 
 def md5sum(path: str | os.PathLike) -> str:
@@ -62,16 +69,20 @@ def md5sum(path: str | os.PathLike) -> str:
 
 def _problems(directory: Path, names: Iterable[str]) -> list[str]:
     """Describe every named MNIST file in `directory` that is missing or has the wrong md5."""
+    return md5_problems(directory, [(name, MNIST_FILES[name]) for name in names])
+
+
+def md5_problems(directory: Path, expected: Iterable[tuple[str, str]]) -> list[str]:
+    """Describe every (file name, md5) in `directory` that is missing or has another md5."""
     problems = []
-    for name in names:
+    for name, md5 in expected:
         path = directory / name
-        expected = MNIST_FILES[name]
         if not path.is_file():
-            problems.append(f"{path}: missing (expected md5 {expected})")
+            problems.append(f"{path}: missing (expected md5 {md5})")
             continue
         actual = md5sum(path)
-        if actual != expected:
-            problems.append(f"{path}: md5 mismatch, expected {expected}, actual {actual}")
+        if actual != md5:
+            problems.append(f"{path}: md5 mismatch, expected {md5}, actual {actual}")
     return problems
 
 
@@ -293,3 +304,319 @@ def load_mnist(directory: str | os.PathLike, split: str) -> tuple[torch.Tensor, 
     images_name, labels_name = SPLITS[split]
     _verify(directory, (images_name, labels_name))
     return parse_mnist(directory / images_name, directory / labels_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset registry
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Shape and class count of one dataset's images."""
+
+    name: str
+    channels: int
+    height: int
+    width: int
+    num_classes: int
+
+    @property
+    def d(self) -> int:
+        """Number of pixels per image (all channels of a pixel count as one, as in the paper)."""
+        return self.height * self.width
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("mnist", 1, 28, 28, 10),
+    "cifar10": DatasetInfo("cifar10", 3, 32, 32, 10),
+    "imagenet": DatasetInfo("imagenet", 3, 224, 224, 1000),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# CIFAR-10: torchvision's CIFAR10 reads the python pickles and checks the md5 of every batch file.
+
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_HOW_TO = (
+    "To get it, either set `cifar10.dir` in config.yaml to a directory holding "
+    f"{CIFAR10_FOLDER}/ (the python version of CIFAR-10 from the CIFAR-10 home page, unpacked), "
+    "or set `cifar10.download: true` to let torchvision download it."
+)
+_URL = re.compile(r"\w+://\S+")
+
+
+def _cifar10_problems(directory: Path) -> list[str]:
+    """Describe every CIFAR-10 file under `directory` that is missing or fails torchvision's md5."""
+    from torchvision.datasets import CIFAR10
+
+    meta = (CIFAR10.meta["filename"], CIFAR10.meta["md5"])
+    expected = [*CIFAR10.train_list, *CIFAR10.test_list, meta]
+    folder = directory / CIFAR10_FOLDER
+    if not folder.is_dir():
+        hint = ""
+        if (directory / "data_batch_1").is_file():
+            hint = f" ({directory} looks like {CIFAR10_FOLDER}/ itself: give the folder above it)"
+        return [f"{folder}: no such directory{hint}"]
+    return md5_problems(folder, expected)
+
+
+def _cifar10_error(directory: Path, reason: str | None = None) -> DataError:
+    """Build the DataError for CIFAR-10 that is missing or corrupted in `directory`."""
+    lines = [f"CIFAR-10 not found or corrupted: searched {directory / CIFAR10_FOLDER}"]
+    lines += [f"  {problem}" for problem in _cifar10_problems(directory)]
+    if reason is not None:
+        lines.append(f"  download failed: {reason}")
+    lines.append(CIFAR10_HOW_TO)
+    return DataError("\n".join(lines))
+
+
+def _open_cifar10(directory: Path, train: bool) -> torchvision.datasets.CIFAR10:
+    """Return torchvision's CIFAR10 for one split, turning a failed md5 check into DataError."""
+    from torchvision.datasets import CIFAR10
+
+    try:
+        return CIFAR10(root=str(directory), train=train, download=False)
+    except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
+        raise _cifar10_error(directory) from e
+
+
+def ensure_cifar10(
+    directory: str | os.PathLike,
+    download: bool = False,
+    log: logging.Logger | None = None,
+) -> Path:
+    """Make `directory` (a torchvision root) hold md5-verified CIFAR-10, downloading if allowed."""
+    directory = Path(directory)
+    if not _cifar10_problems(directory):
+        if log is not None:
+            log.info("CIFAR-10: verified files already in %s", directory / CIFAR10_FOLDER)
+        return directory
+    if not download:
+        raise _cifar10_error(directory)
+    from torchvision.datasets import CIFAR10
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(TORCHVISION_TIMEOUT_S)
+    try:
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            CIFAR10(root=str(directory), train=False, download=True)
+    except Exception as e:
+        reason = _URL.sub("<url>", _summary(e))  # name no host in the message
+        if log is not None:
+            log.info("CIFAR-10: download failed: %s", reason)
+        raise _cifar10_error(directory, reason) from e
+    finally:
+        socket.setdefaulttimeout(previous)
+    if _cifar10_problems(directory):
+        raise _cifar10_error(directory, "the downloaded files failed the md5 check")
+    if log is not None:
+        log.info("CIFAR-10: downloaded verified files into %s", directory / CIFAR10_FOLDER)
+    return directory
+
+
+def load_cifar10(directory: str | os.PathLike, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return verified CIFAR-10 `split` ("train"/"test"): images (N,3,32,32) in [0,1] and labels."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    dataset = _open_cifar10(Path(directory), train=split == "train")
+    images = torch.from_numpy(np.ascontiguousarray(dataset.data.transpose(0, 3, 1, 2)))
+    x = images.to(torch.float32).div_(255.0)
+    y = torch.tensor(dataset.targets, dtype=torch.int64)
+    return x, y
+
+
+# ---------------------------------------------------------------------------------------------
+# ImageNet (ILSVRC2012): a directory with train/ and val/ in torchvision ImageFolder layout.
+
+IMAGENET_LAYOUT = (
+    "expected a directory holding train/ and val/, each with one subfolder per class named by "
+    "its WordNet id (e.g. train/n01440764/*.JPEG, val/n01440764/ILSVRC2012_val_00000293.JPEG), "
+    "the layout of torchvision's ImageFolder"
+)
+
+
+def _class_folders(directory: Path) -> list[str]:
+    """Return the sorted names of the subfolders of `directory`, as ImageFolder finds classes."""
+    return sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+
+
+def check_imagenet_dir(directory: str | os.PathLike | None, key: str = "imagenet.dir") -> Path:
+    """Return `directory` as a Path if it holds ImageNet's train/ and val/ in ImageFolder layout."""
+    if directory is None:
+        raise DataError(f"{key} is not set: {IMAGENET_LAYOUT}")
+    root = Path(directory)
+    if not root.is_dir():
+        raise DataError(f"{key} = {str(directory)!r} is not a directory: {IMAGENET_LAYOUT}")
+    for split in ("train", "val"):
+        folder = root / split
+        if not folder.is_dir():
+            raise DataError(f"{key} = {str(directory)!r} has no {split}/ folder: {IMAGENET_LAYOUT}")
+        if not _class_folders(folder):
+            loose = any(entry.is_file() for entry in os.scandir(folder))
+            hint = " (its images must be sorted into class subfolders)" if loose else ""
+            raise DataError(
+                f"{key} = {str(directory)!r}: {split}/ has no class subfolders{hint}: "
+                f"{IMAGENET_LAYOUT}"
+            )
+    return root
+
+
+def _imagenet_val_files(root: Path) -> list[str]:
+    """Return the sorted paths, relative to val/, of every image in a class folder of val/."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    files = []
+    for wnid in _class_folders(root / "val"):
+        for entry in os.scandir(root / "val" / wnid):
+            if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS):
+                files.append(f"{wnid}/{entry.name}")
+    return sorted(files)
+
+
+def imagenet_eval_subset(directory: str | os.PathLike, num_images: int, seed: int) -> pd.DataFrame:
+    """Return a seeded uniform draw of ImageNet validation images with their training labels.
+
+    Columns: position (0..num_images-1, in draw order), file (relative to val/), label (the class
+    index ImageFolder gives train/: sorted class folder names) and wnid. The draw takes the first
+    `num_images` entries of a permutation of the sorted val files by numpy's default_rng(seed), so
+    a smaller `num_images` with the same seed gives a prefix of a larger one.
+    """
+    import pandas as pd
+
+    root = check_imagenet_dir(directory)
+    if num_images < 1:
+        raise ValueError(f"num_images must be at least 1, got {num_images}")
+    classes = _class_folders(root / "train")
+    class_to_idx = {wnid: i for i, wnid in enumerate(classes)}
+    files = _imagenet_val_files(root)
+    unknown = sorted({file.split("/", 1)[0] for file in files} - set(class_to_idx))
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+        raise DataError(
+            f"{root / 'val'} has {len(unknown)} class folder(s) with images that "
+            f"{root / 'train'} lacks, so they have no training label: {shown}"
+        )
+    if num_images > len(files):
+        raise DataError(
+            f"asked for {num_images} validation images but {root / 'val'} holds only {len(files)}"
+        )
+    order = np.random.default_rng(seed).permutation(len(files))[:num_images]
+    chosen = [files[i] for i in order]
+    wnids = [file.split("/", 1)[0] for file in chosen]
+    return pd.DataFrame(
+        {
+            "position": np.arange(num_images, dtype=np.int64),
+            "file": chosen,
+            "label": np.array([class_to_idx[w] for w in wnids], dtype=np.int64),
+            "wnid": wnids,
+        }
+    )
+
+
+def _eval_transform(size: int) -> Callable[..., torch.Tensor]:
+    """Return the standard evaluation transform: Resize(256*size//224), CenterCrop(size)."""
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [transforms.Resize(256 * size // 224), transforms.CenterCrop(size), transforms.ToTensor()]
+    )
+
+
+def load_imagenet_images(
+    directory: str | os.PathLike, files: Sequence[str], size: int = 224
+) -> torch.Tensor:
+    """Return ImageNet val images (`files`, relative to val/) as float (N,3,size,size) in [0,1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    transform = _eval_transform(size)
+    images = []
+    for file in files:
+        path = Path(directory) / "val" / file
+        try:
+            with Image.open(path) as image:
+                images.append(transform(image.convert("RGB")))
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(f"cannot read ImageNet image {path}: {e}") from e
+    if not images:
+        return torch.empty(0, 3, size, size)
+    return torch.stack(images)
+
+
+def imagenet_train_dataset(
+    directory: str | os.PathLike, size: int = 224
+) -> torch.utils.data.Dataset:
+    """Return ImageNet train/ as an augmented (RandomResizedCrop, flip) dataset of [0,1] tensors."""
+    from torchvision import datasets, transforms
+
+    root = check_imagenet_dir(directory)
+    transform = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+        ]
+    )
+    return datasets.ImageFolder(str(root / "train"), transform=transform)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def load_split(
+    dataset: str, directory: str | os.PathLike, split: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return an in-memory split (images in [0,1], int64 labels) of MNIST or CIFAR-10."""
+    if dataset == "mnist":
+        return load_mnist(directory, split)
+    if dataset == "cifar10":
+        return load_cifar10(directory, split)
+    if dataset == "imagenet":
+        raise ValueError(
+            "imagenet is too large to load into memory: use imagenet_eval_subset, "
+            "load_imagenet_images and imagenet_train_dataset"
+        )
+    raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(DATASETS)}")
+
+
+@dataclass
+class TrainingData:
+    """A data set's training split as the training loop takes it."""
+
+    images: torch.Tensor | torch.utils.data.Dataset
+    labels: torch.Tensor | None
+    num_classes: int
+    count: int
+    mean: list[float] | None
+
+
+def load_training_data(dataset: str, directory: str | os.PathLike) -> TrainingData:
+    """The training split of `dataset`: tensors (MNIST, CIFAR-10) or an augmenting Dataset."""
+    info = DATASETS[dataset]
+    if dataset == "imagenet":
+        train_set = imagenet_train_dataset(directory, size=info.height)
+        return TrainingData(train_set, None, info.num_classes, len(train_set), None)
+    images, labels = load_split(dataset, directory, "train")
+    mean = images.double().mean(dim=(0, 2, 3)).tolist()
+    return TrainingData(images, labels, info.num_classes, len(images), mean)
+
+
+def load_eval_images(
+    data: Mapping[str, Any], start: int = 0, stop: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Evaluated images [start, stop) of a pipeline data spec: images, labels, image indices.
+
+    `data` has "dataset", "dir" and, for ImageNet, "subset" (the CSV of imagenet_eval_subset);
+    MNIST and CIFAR-10 evaluate their test sets in order, ImageNet the subset's rows.
+    """
+    dataset = data["dataset"]
+    if dataset == "imagenet":
+        import pandas as pd  # imported lazily, as elsewhere in this module
+
+        subset = pd.read_csv(data["subset"]).iloc[start:stop]
+        images = load_imagenet_images(data["dir"], list(subset["file"]), DATASETS[dataset].height)
+        labels = torch.as_tensor(subset["label"].to_numpy(), dtype=torch.int64)
+        return images, labels, subset["position"].to_numpy(dtype=np.int64)
+    images, labels = load_split(dataset, data["dir"], "test")
+    stop = len(images) if stop is None else stop
+    return images[start:stop], labels[start:stop], np.arange(start, stop, dtype=np.int64)

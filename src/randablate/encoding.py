@@ -1,7 +1,9 @@
 """Encodings of the NULL symbol, for images with any number C of channels.
 
 - multichannel: a pixel s in [0, 1]^C is coded as (s, 1 - s) over 2C channels and NULL as all
-  zeros, equally far from every colour (the paper's choice).
+  zeros, equally far from every colour (the paper's choice). With `normalize` (ImageNet, the
+  paper's footnote 1) each channel is first standardised, z = (s - mean) / std, and coded as
+  (z, 1 - z); NULL stays all zeros, still distinct from every colour but no longer equidistant.
 - mean: a pixel keeps its C channels and NULL is the per-channel training-set mean.
 """
 
@@ -10,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
+Normalize = tuple[Sequence[float], Sequence[float]]
+
+IMAGENET_NORMALIZE: Normalize = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 class Encoding:
@@ -52,13 +58,29 @@ class Encoding:
 
     def describe(self) -> dict:
         """Return what is needed to rebuild this encoding with `get_encoding`."""
-        return {"encoding": self.name, "channels": self.channels, "mean": None}
+        return {"encoding": self.name, "channels": self.channels, "mean": None, "normalize": None}
 
 
 class MultichannelEncoding(Encoding):
-    """(s, 1 - s) per channel; NULL = all zeros."""
+    """(s, 1 - s) per channel, optionally after per-channel standardisation; NULL = all zeros."""
 
     name = "multichannel"
+
+    def __init__(self, channels: int, normalize: Normalize | None = None) -> None:
+        super().__init__(channels)
+        self.normalize: tuple[list[float], list[float]] | None = None
+        if normalize is not None:
+            if len(normalize) != 2:
+                raise ValueError(f"normalize must be (mean, std), got {normalize!r}")
+            mean, std = ([float(v) for v in part] for part in normalize)
+            if len(mean) != channels or len(std) != channels:
+                raise ValueError(
+                    f"normalize needs one mean and one std per channel ({channels}), "
+                    f"got {normalize!r}"
+                )
+            if not all(v > 0 for v in std):
+                raise ValueError(f"normalize std must be positive, got {std}")
+            self.normalize = (mean, std)
 
     @property
     def out_channels(self) -> int:
@@ -66,7 +88,13 @@ class MultichannelEncoding(Encoding):
         return 2 * self.channels
 
     def code(self, x: torch.Tensor) -> torch.Tensor:
-        """Stack each image with its inverse."""
+        """Stack each (standardised, if `normalize` is set) image with one minus itself."""
+        if self.normalize is not None:
+            mean, std = (
+                torch.tensor(v, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+                for v in self.normalize
+            )
+            x = (x - mean) / std
         return torch.cat([x, 1 - x], dim=1)
 
     def null(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -77,6 +105,13 @@ class MultichannelEncoding(Encoding):
         """Zero every ablated pixel."""
         n, _, h, w = coded.shape
         return coded * keep.reshape(n, 1, h, w).to(coded.dtype)
+
+    def describe(self) -> dict:
+        """Name, channels and the normalisation (None when unused)."""
+        normalize = None
+        if self.normalize is not None:
+            normalize = [list(self.normalize[0]), list(self.normalize[1])]
+        return {**super().describe(), "normalize": normalize}
 
 
 class MeanEncoding(Encoding):
@@ -103,16 +138,28 @@ class MeanEncoding(Encoding):
 
     def describe(self) -> dict:
         """Name, channels and the mean."""
-        return {"encoding": self.name, "channels": self.channels, "mean": list(self.mean)}
+        return {
+            "encoding": self.name,
+            "channels": self.channels,
+            "mean": list(self.mean),
+            "normalize": None,
+        }
 
 
 ENCODINGS = ("multichannel", "mean")
 
 
-def get_encoding(name: str, channels: int = 1, mean: Sequence[float] | None = None) -> Encoding:
+def get_encoding(
+    name: str,
+    channels: int = 1,
+    mean: Sequence[float] | None = None,
+    normalize: Normalize | None = None,
+) -> Encoding:
     """Build the encoding called `name` for images of `channels` channels."""
     if name == "multichannel":
-        return MultichannelEncoding(channels)
+        return MultichannelEncoding(channels, normalize)
+    if normalize is not None:
+        raise ValueError(f"normalize applies to the multichannel encoding only, not {name!r}")
     if name == "mean":
         if mean is None or len(mean) != channels:
             raise ValueError(
@@ -125,3 +172,14 @@ def get_encoding(name: str, channels: int = 1, mean: Sequence[float] | None = No
 def channel_mean(images: torch.Tensor) -> list[float]:
     """Per-channel mean of training images (N, C, H, W), the mean encoding's NULL."""
     return images.double().mean(dim=(0, 2, 3)).tolist()
+
+
+def dataset_encoding(name: str, dataset: str, mean: Sequence[float] | None = None) -> Encoding:
+    """The paper's encoding `name` for a data set: ImageNet's multichannel one is normalised."""
+    channels = 1 if dataset == "mnist" else 3
+    if name == "multichannel":
+        normalize = IMAGENET_NORMALIZE if dataset == "imagenet" else None
+        return get_encoding(name, channels, normalize=normalize)
+    if name == "mean" and mean is None and dataset == "imagenet":
+        mean = IMAGENET_NORMALIZE[0]  # the usual ImageNet channel means, not recomputed
+    return get_encoding(name, channels, mean=mean)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.models import resnet
 
 from .files import atomic_path
 
@@ -28,7 +29,50 @@ def mnist_cnn(in_channels: int = 2, num_classes: int = 10) -> nn.Sequential:
     )
 
 
-ARCHITECTURES = {"cnn": mnist_cnn}
+def _stem_conv(in_channels: int, kernel_size: int, stride: int) -> nn.Conv2d:
+    """A bias-free 64-filter stem convolution, initialised as torchvision initialises its own."""
+    conv = nn.Conv2d(
+        in_channels, 64, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
+    )
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    return conv
+
+
+def _cifar_resnet(
+    block: type[resnet.BasicBlock | resnet.Bottleneck],
+    layers: list[int],
+    in_channels: int,
+    num_classes: int,
+) -> resnet.ResNet:
+    model = resnet.ResNet(block, layers, num_classes=num_classes)
+    model.conv1 = _stem_conv(in_channels, kernel_size=3, stride=1)
+    model.maxpool = nn.Identity()
+    return model
+
+
+def cifar_resnet18(in_channels: int = 6, num_classes: int = 10) -> resnet.ResNet:
+    """ResNet18 for 32x32 images: 3x3 stride-1 stem, no max-pool (CIFAR-10, Section 5)."""
+    return _cifar_resnet(resnet.BasicBlock, [2, 2, 2, 2], in_channels, num_classes)
+
+
+def cifar_resnet50(in_channels: int = 6, num_classes: int = 10) -> resnet.ResNet:
+    """ResNet50 for 32x32 images: 3x3 stride-1 stem, no max-pool."""
+    return _cifar_resnet(resnet.Bottleneck, [3, 4, 6, 3], in_channels, num_classes)
+
+
+def imagenet_resnet50(in_channels: int = 6, num_classes: int = 1000) -> resnet.ResNet:
+    """torchvision's ResNet50 (7x7 stride-2 stem, max-pool), untrained, for `in_channels` inputs."""
+    model = resnet.resnet50(weights=None, num_classes=num_classes)
+    model.conv1 = _stem_conv(in_channels, kernel_size=7, stride=2)
+    return model
+
+
+ARCHITECTURES = {
+    "cnn": mnist_cnn,
+    "resnet18": cifar_resnet18,
+    "resnet50": cifar_resnet50,
+    "imagenet_resnet50": imagenet_resnet50,
+}
 
 
 def build_model(arch: str, in_channels: int, num_classes: int) -> nn.Module:

@@ -137,7 +137,12 @@ def load_smoothed(
     model, meta = load_model(model_path)
     if meta["k"] != k:
         raise ValueError(f"{model_path} was trained with k={meta['k']}, not {k}")
-    encoding = get_encoding(meta["encoding"], channels=meta["channels"], mean=meta.get("mean"))
+    encoding = get_encoding(
+        meta["encoding"],
+        channels=meta["channels"],
+        mean=meta.get("mean"),
+        normalize=meta.get("normalize"),
+    )
     smoothed = Smoothed(
         model, k, encoding, meta["num_classes"], batch_size, precision, device=device
     )
@@ -218,3 +223,25 @@ def count_votes(
 
 def _prefixed(counts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {f"counts_{stage}": value for stage, value in counts.items()}
+
+
+def base_accuracy(
+    smoothed: Smoothed,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    samples: int,
+    seed: int,
+    log: logging.Logger | None = None,
+) -> float:
+    """Accuracy of the base classifier on `samples` random ablations of each image."""
+    log = log or logging.getLogger(__name__)
+    labels_np = np.asarray(labels, dtype=np.int64)
+    correct = 0
+    group = max(1, smoothed.batch_size // samples)
+    for start in range(0, len(images), group):
+        stop = min(start + group, len(images))
+        gens = [generator(derive_seed(seed, "base", i)) for i in range(start, stop)]
+        counts = smoothed.counts(images[start:stop], samples, gens).numpy()
+        correct += int(counts[np.arange(stop - start), labels_np[start:stop]].sum())
+        log.info("measured %d/%d images", stop, len(images))
+    return correct / (samples * len(images))

@@ -1,4 +1,4 @@
-"""Turning vote counts into per-image certificate tables and those into the paper's Table 1.
+"""Turning vote counts into per-image certificate tables and those into the paper's tables.
 
 Certificate CSV (one row per test image): index, label, guess, p_lower, radius (−1: no radius),
 robustness, prediction (−1: abstain), correct, and the raw counts select_c, bound_c, predict_c for
@@ -24,10 +24,17 @@ PAPER_COLUMNS = {
     "abstained_pct": "paper_abstained_pct",
     "median_certified_robustness": "paper_median_certified_robustness",
 }
-PAPER_SETUP = (
-    "paper: all 10,000 test images, n0=1000, n=10000, n_predict=10000, alpha=0.05; "
-    "400 epochs SGD (momentum 0.9, lr 0.01 then 0.001 from epoch 201), fp32"
-)
+PAPER_SAMPLING = "n0=1000, n=10000, n_predict=10000, alpha=0.05"
+PAPER_SETUPS = {
+    "mnist": f"paper: all 10,000 test images, {PAPER_SAMPLING}; CNN, "
+    "400 epochs SGD (momentum 0.9, lr 0.01 then 0.001 from epoch 201), fp32",
+    "cifar10": f"paper: all 10,000 test images, {PAPER_SAMPLING}; ResNet18, 400 epochs SGD "
+    "(momentum 0.9, weight decay 5e-4, lr 0.01 then 0.001 from epoch 201), crop and flip",
+    "imagenet": f"paper: 400 random validation images, {PAPER_SAMPLING}; ResNet50, 36 epochs "
+    "SGD (momentum 0.9, weight decay 1e-4, lr 0.1, 0.01 from epoch 22, 0.001 from epoch 32), "
+    "random resized crop and flip",
+}
+PAPER_SETUP = PAPER_SETUPS["mnist"]
 
 
 def load_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -67,7 +74,6 @@ def certificate_table(votes: Mapping[str, np.ndarray], alpha: float) -> pd.DataF
     guess, p_lower, radius = certificates.certify_from_counts(
         votes["counts_select"], votes["counts_bound"], alpha, d, k
     )
-    prediction = certificates.predict_from_counts(votes["counts_predict"], alpha)
     table = pd.DataFrame(
         {
             "index": np.asarray(votes["index"], dtype=np.int64),
@@ -76,13 +82,16 @@ def certificate_table(votes: Mapping[str, np.ndarray], alpha: float) -> pd.DataF
             "p_lower": p_lower,
             "radius": radius,
             "robustness": certificates.robustness(guess, label, radius),
-            "prediction": prediction,
-            "correct": prediction == label,
         }
     )
+    if "counts_predict" in votes:  # Lee et al.'s sampling (Table 7) has no prediction stage
+        prediction = certificates.predict_from_counts(votes["counts_predict"], alpha)
+        table["prediction"] = prediction
+        table["correct"] = prediction == label
     counts = {
         f"{stage}_{c}": np.asarray(votes[f"counts_{stage}"][:, c], dtype=np.int64)
         for stage in STAGES
+        if f"counts_{stage}" in votes
         for c in range(votes[f"counts_{stage}"].shape[1])
     }
     return pd.concat([table, pd.DataFrame(counts)], axis=1)
@@ -121,7 +130,7 @@ def summarize(certs: pd.DataFrame) -> dict[str, float | int | None]:
     }
 
 
-def training_setup(training: Mapping[str, object], scale: str) -> str:
+def training_setup(training: Mapping[str, object], scale: str, dataset: str = "mnist") -> str:
     """Describe the training settings (and, at reduced scale, the paper's) in one line."""
     schedule = training["lr_schedule"]
     lrs = " then ".join(f"{lr:g} from epoch {start}" for start, lr in schedule)
@@ -130,20 +139,30 @@ def training_setup(training: Mapping[str, object], scale: str) -> str:
     text = f"{training['epochs']} epochs {training['optimizer']}{images}, lr {lrs}, "
     text += f"{training['precision']}"
     if scale != "paper":
-        text = f"REDUCED SCALE: {text} ({PAPER_SETUP})"
+        text = f"REDUCED SCALE: {text} ({PAPER_SETUPS[dataset]})"
     return text
 
 
-def table1(
+def _rounded(ours: pd.DataFrame) -> pd.DataFrame:
+    """Percentages to two decimals, as the paper prints them; medians as integers or NA."""
+    ours = ours.copy()
+    ours["accuracy_pct"] = ours["accuracy_pct"].round(2)
+    ours["abstained_pct"] = ours["abstained_pct"].round(2)
+    ours["median_certified_robustness"] = ours["median_certified_robustness"].astype("Int64")
+    return ours
+
+
+def certificate_summary(
     certs_by_k: Mapping[int, pd.DataFrame],
     paper: pd.DataFrame,
     alpha: float,
     scale: str,
     training: Mapping[str, object],
+    dataset: str = "mnist",
 ) -> pd.DataFrame:
-    """Return Table 1 (one row per k, ours beside the paper's values) from certificate tables."""
+    """Return Table 1, 3 or 6 (one row per k, ours beside the paper's) from certificate tables."""
     rows = []
-    setup = training_setup(training, scale)
+    setup = training_setup(training, scale, dataset)
     for k in sorted(certs_by_k):
         certs = certs_by_k[k]
         row = {"k": int(k), **summarize(certs)}
@@ -153,14 +172,135 @@ def table1(
         row.update({"alpha": alpha, "scale": scale, "training": setup})
         rows.append(row)
     ours = pd.DataFrame(rows)
-    ours["accuracy_pct"] = ours["accuracy_pct"].round(2)
-    ours["abstained_pct"] = ours["abstained_pct"].round(2)
-    ours["median_certified_robustness"] = ours["median_certified_robustness"].astype("Int64")
+    ours = _rounded(ours)
     theirs = paper[["k", *PAPER_COLUMNS]].rename(columns=PAPER_COLUMNS)
     theirs["paper_median_certified_robustness"] = theirs[
         "paper_median_certified_robustness"
     ].astype("Int64")
     return ours.merge(theirs, on="k", how="left")
+
+
+def table1(
+    certs_by_k: Mapping[int, pd.DataFrame],
+    paper: pd.DataFrame,
+    alpha: float,
+    scale: str,
+    training: Mapping[str, object],
+) -> pd.DataFrame:
+    """Return Table 1 (MNIST) from certificate tables; see `certificate_summary`."""
+    return certificate_summary(certs_by_k, paper, alpha, scale, training, "mnist")
+
+
+def _with_paper(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Join the paper's value columns (renamed paper_<column>) onto ours by the key columns."""
+    theirs = paper.rename(columns={c: f"paper_{c}" for c in paper.columns if c not in keys})
+    return ours.merge(theirs, on=list(keys), how="left")
+
+
+def base_accuracy_table(
+    results: Sequence[Mapping[str, object]], paper: pd.DataFrame, scale: str
+) -> pd.DataFrame:
+    """Return Table 4 or 5: train accuracy (final epoch) and test accuracy on ablated images."""
+    rows = [
+        {
+            "k": int(r["k"]),
+            "train_accuracy_pct": round(100.0 * float(r["train_accuracy"]), 2),
+            "train_images": r["train_images"],
+            "test_accuracy_pct": round(100.0 * float(r["test_accuracy"]), 2),
+            "images": int(r["images"]),
+            "samples_per_image": int(r["samples"]),
+            "scale": scale,
+        }
+        for r in sorted(results, key=lambda r: int(r["k"]))
+    ]
+    return _with_paper(pd.DataFrame(rows), paper, ["k"])
+
+
+def _median(certs: pd.DataFrame) -> int | None:
+    """The median certified robustness of a certificate table (None for N/A)."""
+    median = certificates.median_certified_robustness(certs["robustness"].to_numpy(float))
+    return None if np.isneginf(median) else int(median)
+
+
+def table7(
+    lee: Mapping[str, pd.DataFrame],
+    standard: Mapping[str, pd.DataFrame],
+    ks: Mapping[str, int],
+    paper: pd.DataFrame,
+    scale: str,
+) -> pd.DataFrame:
+    """Return Table 7: Lee et al.'s quoted medians beside ours with their and our sampling."""
+    rows = []
+    for dataset, certs in lee.items():
+        rows.append(
+            {
+                "dataset": dataset,
+                "k": int(ks[dataset]),
+                "randomized_ablation_median_certified": _median(certs),
+                "median_with_standard_sampling": _median(standard[dataset]),
+                "images": len(certs),
+                "n0": stage_samples(certs, "select"),
+                "n": stage_samples(certs, "bound"),
+                "scale": scale,
+            }
+        )
+    ours = pd.DataFrame(rows)
+    for column in ("randomized_ablation_median_certified", "median_with_standard_sampling"):
+        ours[column] = ours[column].astype("Int64")
+    quoted = paper[["dataset", "lee_et_al_2019_median_certified"]]
+    table = ours.merge(quoted, on="dataset", how="left")
+    ours_column = "randomized_ablation_median_certified"
+    theirs = paper[["dataset", ours_column]].rename(columns={ours_column: f"paper_{ours_column}"})
+    table = table.merge(theirs, on="dataset", how="left")
+    table["lee_et_al_source"] = "quoted from Lee et al. (2019) via the paper, not measured"
+    return table
+
+
+def table8(
+    certs_by_row: Mapping[tuple[str, int, str], pd.DataFrame], paper: pd.DataFrame, scale: str
+) -> pd.DataFrame:
+    """Return Table 8: accuracy, abstentions and median per (data set, k, NULL encoding)."""
+    rows = []
+    for (dataset, k, encoding), certs in certs_by_row.items():
+        summary = summarize(certs)
+        rows.append({"dataset": dataset, "k": int(k), "encoding": encoding, **summary})
+    ours = pd.DataFrame(rows)
+    ours = _rounded(ours)
+    ours["scale"] = scale
+    return _with_paper(ours, paper, ["dataset", "k", "encoding"])
+
+
+IMAGENET_MEDIANS = {
+    # k: (paper quantity prefix, what the Results section computes)
+    1000: "median certificate on correctly certified ImageNet images (k=1000)",
+    500: "median certificate excluding N/A (ImageNet k=500)",
+    2000: "median certificate excluding N/A (ImageNet k=2000)",
+}
+
+
+def imagenet_medians(certs_by_k: Mapping[int, pd.DataFrame], paper: pd.DataFrame) -> pd.DataFrame:
+    """The Results section's ImageNet medians over images certified for the correct class."""
+    printed = dict(zip(paper["quantity"], paper["value"], strict=True))
+    rows = []
+    for k, quantity in IMAGENET_MEDIANS.items():
+        if k not in certs_by_k:
+            continue
+        r = certs_by_k[k]["robustness"].to_numpy(float)
+        correct = r[np.isfinite(r)]  # N/A (a wrong certification guess) is -inf
+        ours = int(certificates.median_certified_robustness(correct)) if correct.size else None
+        rows.append(
+            {
+                "quantity": quantity,
+                "ours": ours,
+                "paper": printed.get(quantity, np.nan),
+                "note": f"median over the {correct.size} of {len(r)} images whose "
+                "certification guess is the label",
+            }
+        )
+    table = pd.DataFrame(rows, columns=["quantity", "ours", "paper", "note"])
+    table["paper"] = pd.to_numeric(table["paper"], errors="coerce")
+    table["difference"] = pd.to_numeric(table["ours"]) - table["paper"]
+    return table
 
 
 def robustness_by_k(certs_by_k: Mapping[int, pd.DataFrame]) -> dict[int, np.ndarray]:

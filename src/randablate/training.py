@@ -1,6 +1,9 @@
 """Training the base classifier on ablated images, resumable from checkpoints.
 
 As in the paper, every minibatch shares one random keep-set and k is the same as at test time.
+Training data is either a tensor of images (shuffled, ablated and augmented from one seeded
+generator per epoch) or a torch Dataset read through a DataLoader (ImageNet, whose resizing,
+cropping and flipping are the dataset's own transforms).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from .ablation import shared_keep_mask
 from .encoding import Encoding
@@ -23,11 +27,19 @@ from .files import atomic_path
 from .seeding import derive_seed, generator
 
 OPTIMIZERS = ("sgd", "adam")
+AUGMENTATIONS = ("none", "crop-flip", "resized-crop-flip")
 
 
 @dataclass
 class TrainSettings:
-    """A training schedule; the defaults are the paper's MNIST schedule (Table 10)."""
+    """A training schedule; the defaults are the paper's MNIST schedule (Table 10).
+
+    `augmentation`: "none"; "crop-flip" (CIFAR-10, Table 11: random 32x32 crop of the image
+    zero-padded by 4, then a random horizontal flip, drawn per image by the training loop); or
+    "resized-crop-flip" (ImageNet, Table 12: done by the Dataset's own transforms). `workers`:
+    DataLoader worker processes when training from a Dataset; each epoch's random transforms are
+    fixed by the seed and the number of workers, so reruns with both unchanged are identical.
+    """
 
     epochs: int = 400
     batch_size: int = 128
@@ -39,8 +51,16 @@ class TrainSettings:
     checkpoint_every: int = 5
     seed: int = 0
     max_train_images: int | None = None
+    augmentation: str = "none"
+    workers: int = 0
 
     def __post_init__(self) -> None:
+        if self.augmentation not in AUGMENTATIONS:
+            raise ValueError(
+                f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}"
+            )
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.precision not in ("fp32", "bf16"):
@@ -57,6 +77,32 @@ class TrainSettings:
             if epoch >= start:
                 lr = value
         return float(lr)
+
+
+def augment_crop_flip(
+    x: torch.Tensor, generator: torch.Generator, padding: int = 4
+) -> torch.Tensor:
+    """Randomly crop each image (N, C, H, W) from its zero-padded self, then maybe flip it."""
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    n, _, h, w = x.shape
+    # Draw order (relied on by tests): offsets (N, 2) as (row, column), then flips (N,).
+    offsets = torch.randint(
+        0, 2 * padding + 1, (n, 2), generator=generator, device=generator.device
+    )
+    flips = torch.randint(0, 2, (n,), generator=generator, device=generator.device).bool()
+    offsets, flips = offsets.to(x.device), flips.to(x.device)
+    padded = nn.functional.pad(x, (padding, padding, padding, padding))
+    rows = offsets[:, :1] + torch.arange(h, device=x.device)  # (N, H)
+    cols = torch.arange(w, device=x.device).expand(n, w)
+    cols = offsets[:, 1:] + torch.where(flips.unsqueeze(1), cols.flip(1), cols)  # (N, W)
+    index = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+    return padded[index, channel, rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
+
+
+# Settings added after checkpoints were first written, with the values those checkpoints used.
+_NEW_SETTINGS = {"augmentation": "none", "workers": 0}
 
 
 def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -77,55 +123,127 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
     return contextlib.nullcontext()
 
 
+def _step(
+    model: nn.Module,
+    encoding: Encoding,
+    k: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    gen: torch.Generator,
+    optimizer: torch.optim.Optimizer,
+    settings: TrainSettings,
+) -> tuple[float, int]:
+    """One SGD step on an ablated (and maybe augmented) minibatch; returns summed loss, correct."""
+    device = x.device
+    keep = shared_keep_mask(len(x), x.shape[-2] * x.shape[-1], k, gen).to(device)
+    if settings.augmentation == "crop-flip":
+        x = augment_crop_flip(x, gen)
+    with _autocast(device, settings.precision):
+        logits = model(encoding(x, keep))
+    loss = nn.functional.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item() * len(x), int((logits.argmax(1) == y).sum())
+
+
 def train_epoch(
     model: nn.Module,
     encoding: Encoding,
     k: int,
-    images: torch.Tensor,
-    labels: torch.Tensor,
+    images: torch.Tensor | Dataset,
+    labels: torch.Tensor | None,
     optimizer: torch.optim.Optimizer,
     settings: TrainSettings,
     epoch: int,
+    device: str | torch.device | None = None,
 ) -> dict[str, float]:
-    """Run one epoch over ablated images; returns its mean loss and accuracy."""
+    """Run one epoch over ablated images; returns its mean loss and accuracy over all samples.
+
+    `images` is a tensor (N, C, H, W) with its `labels`, or a Dataset of (image, label) pairs
+    with `labels` None, read on `device` (default: the images' device, or the CPU).
+    """
     model.train()
-    device = images.device
     gen = generator(derive_seed(settings.seed, "train-epoch", epoch))
-    order = torch.randperm(len(images), generator=gen).to(device)
-    d = images.shape[-2] * images.shape[-1]
     loss_sum, correct = 0.0, 0
-    for start in range(0, len(images), settings.batch_size):
-        batch = order[start : start + settings.batch_size]
-        x, y = images[batch], labels[batch]
-        keep = shared_keep_mask(len(batch), d, k, gen).to(device)
-        with _autocast(device, settings.precision):
-            logits = model(encoding(x, keep))
-        loss = nn.functional.cross_entropy(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.item() * len(batch)
-        correct += int((logits.argmax(1) == y).sum())
-    return {"loss": loss_sum / len(images), "accuracy": correct / len(images)}
+    if isinstance(images, torch.Tensor):
+        if labels is None:
+            raise ValueError("labels are needed when training on a tensor of images")
+        device = images.device
+        order = torch.randperm(len(images), generator=gen).to(device)
+        for start in range(0, len(images), settings.batch_size):
+            batch = order[start : start + settings.batch_size]
+            batch_loss, batch_correct = _step(
+                model, encoding, k, images[batch], labels[batch], gen, optimizer, settings
+            )
+            loss_sum += batch_loss
+            correct += batch_correct
+        return {"loss": loss_sum / len(images), "accuracy": correct / len(images)}
+    if labels is not None:
+        raise ValueError("a Dataset carries its own labels: pass labels=None")
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    # The loader's generator shuffles; keep-sets and crop-flips come from a second generator,
+    # and the global RNG (for transforms run in this process) is reseeded, all per epoch.
+    draws = generator(derive_seed(settings.seed, "train-epoch-ablation", epoch))
+    loader = DataLoader(
+        images,
+        batch_size=settings.batch_size,
+        shuffle=True,
+        generator=gen,
+        num_workers=settings.workers,
+        drop_last=False,
+        pin_memory=device.type == "cuda",
+    )
+    total = 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(settings.seed, "train-epoch-transforms", epoch))
+        for x, y in loader:
+            x = x.to(device, non_blocking=True)
+            y = torch.as_tensor(y).to(device, non_blocking=True)
+            batch_loss, batch_correct = _step(model, encoding, k, x, y, draws, optimizer, settings)
+            loss_sum += batch_loss
+            correct += batch_correct
+            total += len(x)
+    return {"loss": loss_sum / total, "accuracy": correct / total}
 
 
 def train(
     model: nn.Module,
     encoding: Encoding,
     k: int,
-    images: torch.Tensor,
-    labels: torch.Tensor,
+    images: torch.Tensor | Dataset,
+    labels: torch.Tensor | None,
     settings: TrainSettings,
     checkpoint_path: str | os.PathLike,
     device: str | torch.device | None = None,
     log: logging.Logger | None = None,
 ) -> dict[str, Any]:
-    """Train `model` on images (N, C, H, W) in [0, 1]; resumes from `checkpoint_path` if present."""
+    """Train `model` on images in [0, 1]; resumes from `checkpoint_path` if present.
+
+    `images` is a tensor (N, C, H, W) with its `labels` (N,), or a Dataset of (image, label)
+    pairs with `labels` None; `settings.max_train_images` keeps the first N of either. Returns
+    {"history": [...]}, one dict per epoch with its lr, seconds, loss and accuracy, the last two
+    averaged over every training sample of the epoch (as ablated and augmented when it was seen,
+    by the weights of that moment): Tables 4 and 5 report the final epoch's accuracy.
+    """
     log = log or logging.getLogger(__name__)
     device = torch.device(device) if device is not None else torch.device("cpu")
-    if settings.max_train_images is not None:
-        images, labels = images[: settings.max_train_images], labels[: settings.max_train_images]
-    images, labels = images.to(device), labels.to(device)
+    if isinstance(images, torch.Tensor):
+        if labels is None:
+            raise ValueError("labels are needed when training on a tensor of images")
+        if settings.augmentation == "resized-crop-flip":
+            raise ValueError(
+                "resized-crop-flip is done by a Dataset's transforms; pass a Dataset, not a tensor"
+            )
+        if settings.max_train_images is not None:
+            n = settings.max_train_images
+            images, labels = images[:n], labels[:n]
+        images, labels = images.to(device), labels.to(device)
+    else:
+        if labels is not None:
+            raise ValueError("a Dataset carries its own labels: pass labels=None")
+        if settings.max_train_images is not None:
+            images = Subset(images, range(min(settings.max_train_images, len(images))))
     model.to(device)
     optimizer = _optimizer(model, settings)
     checkpoint = Path(checkpoint_path)
@@ -133,7 +251,7 @@ def train(
     first_epoch = 1
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["settings"] != asdict(settings) or state["k"] != k:
+        if {**_NEW_SETTINGS, **state["settings"]} != asdict(settings) or state["k"] != k:
             raise ValueError(
                 f"checkpoint {checkpoint} was made with other settings; delete it to start over"
             )
@@ -146,7 +264,9 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = settings.lr_at(epoch)
         started = time.monotonic()
-        stats = train_epoch(model, encoding, k, images, labels, optimizer, settings, epoch)
+        stats = train_epoch(
+            model, encoding, k, images, labels, optimizer, settings, epoch, device=device
+        )
         stats.update(epoch=epoch, lr=settings.lr_at(epoch), seconds=time.monotonic() - started)
         history.append(stats)
         log.info(

@@ -1,28 +1,62 @@
 rule figure_certified_accuracy:
     input:
-        certificates=table1_files(CERTIFICATES),
+        certificates=lambda wildcards: table_files(CERTIFICATES, wildcards.dataset),
     output:
         figure=report(
             FIGURE_CERTIFIED_ACCURACY,
             caption="../../report/certified_accuracy.rst",
-            category="Table 1: MNIST certificates",
+            category="Certified accuracy",
+            subcategory="{dataset}",
             labels={
-                "figure": "certified accuracy against radius",
+                "figure": "certified accuracy against radius, {dataset}",
                 "scale": config["scale"],
             },
         ),
     log:
-        "logs/results/figures/certified_accuracy_mnist.log",
+        "logs/results/figures/certified_accuracy_{dataset}.log",
     benchmark:
-        "logs/benchmarks/results/figures/certified_accuracy_mnist.tsv"
+        "logs/benchmarks/results/figures/certified_accuracy_{dataset}.tsv"
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
-        k=config["table1"]["k"],
+        name=lambda wildcards: DATASETS[wildcards.dataset]["name"],
+        k=lambda wildcards: section(wildcards.dataset)["k"],
         scale=config["scale"],
-        images=num_images(config),
-        n=config["table1"]["n"],
+        images=lambda wildcards: num_images(config, wildcards.dataset),
+        n=lambda wildcards: section(wildcards.dataset)["n"],
     script:
         "../scripts/figure_certified_accuracy.py"
+
+
+rule figure1:
+    input:
+        mnist_files("test"),
+        models=model_files(
+            f"{MODEL_DIR}/model.pt", "mnist", config["figures"]["figure1_k"]
+        ),
+        certificates=model_files(CERTIFICATES, "mnist", config["figures"]["figure1_k"]),
+    output:
+        figure=report(
+            FIGURE1,
+            caption="../../report/figure1.rst",
+            category="Explanatory figures and numbers",
+            labels={"figure": "Figure 1: ablated samples", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/figures/figure1.log",
+    benchmark:
+        "logs/benchmarks/results/figures/figure1.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        k=config["figures"]["figure1_k"],
+        image=config["figures"]["figure1_image"],
+        samples=config["figures"]["figure1_samples"],
+        seed=config["seed"],
+    script:
+        "../scripts/figure1.py"

@@ -1,6 +1,10 @@
+# Tables 1, 3 and 6: certificates per k (MNIST, CIFAR-10, ImageNet). Tables 4 and 5: the
+# base classifiers on CIFAR-10. Table 7: Lee et al.'s sampling. Table 8: the NULL encodings.
+
+
 rule table1:
     input:
-        certificates=table1_files(CERTIFICATES),
+        certificates=table_files(CERTIFICATES, "mnist"),
         paper=PAPER_TABLE1,
         provenance=PROVENANCE,
     output:
@@ -19,9 +23,230 @@ rule table1:
     resources:
         mem_mb=2000,
     params:
+        dataset="mnist",
         k=config["table1"]["k"],
         alpha=config["table1"]["alpha"],
         scale=config["scale"],
         training=config["training"]["mnist"],
     script:
         "../scripts/table1.py"
+
+
+use rule table1 as table3 with:
+    input:
+        certificates=table_files(CERTIFICATES, "cifar10"),
+        paper=PAPER_TABLES[3],
+        provenance=PROVENANCE,
+    output:
+        table=report(
+            TABLE.format(number=3),
+            caption="../../report/table3.rst",
+            category="Table 3: CIFAR-10 certificates",
+            labels={"table": "Table 3", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/table3.log",
+    benchmark:
+        "logs/benchmarks/results/tables/table3.tsv"
+    params:
+        dataset="cifar10",
+        k=config["table3"]["k"],
+        alpha=config["table3"]["alpha"],
+        scale=config["scale"],
+        training=config["training"]["cifar10"],
+
+
+use rule table1 as table6 with:
+    input:
+        certificates=table_files(CERTIFICATES, "imagenet"),
+        paper=PAPER_TABLES[6],
+        provenance=PROVENANCE,
+    output:
+        table=report(
+            TABLE.format(number=6),
+            caption="../../report/table6.rst",
+            category="Table 6: ImageNet certificates",
+            labels={"table": "Table 6", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/table6.log",
+    benchmark:
+        "logs/benchmarks/results/tables/table6.tsv"
+    params:
+        dataset="imagenet",
+        k=config["table6"]["k"],
+        alpha=config["table6"]["alpha"],
+        scale=config["scale"],
+        training=config["training"]["imagenet"],
+
+
+rule table4:
+    input:
+        accuracy=model_files(
+            BASE_ACCURACY, "cifar10", config["base_accuracy"]["k"], arch="resnet18"
+        ),
+        paper=PAPER_TABLES[4],
+    output:
+        table=report(
+            TABLE.format(number=4),
+            caption="../../report/table45.rst",
+            category="Tables 4 and 5: CIFAR-10 base classifiers",
+            labels={"table": "Table 4 (ResNet18)", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/table4.log",
+    benchmark:
+        "logs/benchmarks/results/tables/table4.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        k=config["base_accuracy"]["k"],
+        scale=config["scale"],
+    script:
+        "../scripts/table_base_accuracy.py"
+
+
+use rule table4 as table5 with:
+    input:
+        accuracy=model_files(
+            BASE_ACCURACY, "cifar10", config["base_accuracy"]["k"], arch="resnet50"
+        ),
+        paper=PAPER_TABLES[5],
+    output:
+        table=report(
+            TABLE.format(number=5),
+            caption="../../report/table45.rst",
+            category="Tables 4 and 5: CIFAR-10 base classifiers",
+            labels={"table": "Table 5 (ResNet50)", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/table5.log",
+    benchmark:
+        "logs/benchmarks/results/tables/table5.tsv"
+
+
+rule table7:
+    input:
+        lee=[
+            model_files(LEE_CERTIFICATES, "mnist", config["table7"]["mnist_k"]),
+            model_files(LEE_CERTIFICATES, "imagenet", config["table7"]["imagenet_k"]),
+        ],
+        standard=[
+            model_files(CERTIFICATES, "mnist", config["table7"]["mnist_k"]),
+            model_files(CERTIFICATES, "imagenet", config["table7"]["imagenet_k"]),
+        ],
+        paper=PAPER_TABLES[7],
+    output:
+        table=report(
+            TABLE.format(number=7),
+            caption="../../report/table7.rst",
+            category="Table 7: comparison with Lee et al.",
+            labels={"table": "Table 7", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/table7.log",
+    benchmark:
+        "logs/benchmarks/results/tables/table7.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        datasets=["MNIST", "ImageNet"],
+        k=[config["table7"]["mnist_k"], config["table7"]["imagenet_k"]],
+        scale=config["scale"],
+    script:
+        "../scripts/table7.py"
+
+
+rule table8:
+    input:
+        certificates=[
+            model_files(CERTIFICATES, "mnist", config["table8"]["mnist_k"], encoding=e)
+            for e in ("multichannel", "mean")
+        ]
+        + [
+            model_files(
+                CERTIFICATES, "cifar10", config["table8"]["cifar10_k"], encoding=e
+            )
+            for e in ("multichannel", "mean")
+        ],
+        paper=PAPER_TABLES[8],
+    output:
+        table=report(
+            TABLE.format(number=8),
+            caption="../../report/table8.rst",
+            category="Table 8: NULL encodings",
+            labels={"table": "Table 8", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/table8.log",
+    benchmark:
+        "logs/benchmarks/results/tables/table8.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        rows=[
+            ["MNIST", config["table8"]["mnist_k"], "multichannel"],
+            ["MNIST", config["table8"]["mnist_k"], "mean"],
+            ["CIFAR-10", config["table8"]["cifar10_k"], "multichannel"],
+            ["CIFAR-10", config["table8"]["cifar10_k"], "mean"],
+        ],
+        scale=config["scale"],
+    script:
+        "../scripts/table8.py"
+
+
+rule discussion_imagenet:
+    input:
+        certificates=table_files(CERTIFICATES, "imagenet"),
+        paper=PAPER_DISCUSSION,
+    output:
+        table=report(
+            DISCUSSION_IMAGENET,
+            caption="../../report/discussion_imagenet.rst",
+            category="Table 6: ImageNet certificates",
+            labels={"table": "Discussion: ImageNet medians", "scale": config["scale"]},
+        ),
+    log:
+        "logs/results/tables/discussion_imagenet.log",
+    benchmark:
+        "logs/benchmarks/results/tables/discussion_imagenet.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        k=config["table6"]["k"],
+    script:
+        "../scripts/discussion_imagenet.py"
+
+
+rule reproduction:
+    input:
+        tables=lambda wildcards: list(built_tables().values()),
+    output:
+        table=report(
+            REPRODUCTION,
+            caption="../../report/reproduction.rst",
+            category="1. Reproduction scorecard",
+            labels={"table": "every number of the paper beside ours"},
+        ),
+    log:
+        "logs/results/tables/reproduction.log",
+    benchmark:
+        "logs/benchmarks/results/tables/reproduction.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        names=lambda wildcards: list(built_tables()),
+        tolerance=config["scorecard"],
+        scale=config["scale"],
+    script:
+        "../scripts/reproduction.py"

@@ -1,6 +1,6 @@
 rule train:
     input:
-        mnist_files("train"),
+        data_input("train"),
     output:
         model=f"{MODEL_DIR}/model.pt",
     log:
@@ -15,7 +15,7 @@ rule train:
         mem_mb=config["compute"]["train"]["mem_mb"],
     params:
         checkpoint=f"{MODEL_DIR}/checkpoint.pt",
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        data=data_params,
         settings=training_settings,
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],

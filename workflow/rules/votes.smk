@@ -1,6 +1,6 @@
 rule votes_shard:
     input:
-        mnist_files("test"),
+        data_input("test"),
         model=f"{MODEL_DIR}/model.pt",
     output:
         votes=f"{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.npz",
@@ -16,15 +16,9 @@ rule votes_shard:
         mem_mb=config["compute"]["votes"]["mem_mb"],
     params:
         checkpoint=f"{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        data=data_params,
         positions=shard_range,
-        stages={
-            "select": config["table1"]["n0"],
-            "bound": config["table1"]["n"],
-            "predict": config["table1"]["n_predict"],
-        },
-        batch_size=config["table1"]["batch_size"],
-        precision=config["table1"]["precision"],
+        settings=vote_settings,
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
     script:
@@ -46,3 +40,59 @@ rule votes_gather:
         mem_mb=2000,
     script:
         "../scripts/votes_gather.py"
+
+
+# Table 7: the same images counted again with Lee et al.'s sampling (n0 = 100, n = 100,000).
+use rule votes_shard as votes_shard_lee with:
+    output:
+        votes=f"{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.npz",
+    log:
+        f"logs/{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.log",
+    benchmark:
+        f"logs/benchmarks/{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
+    params:
+        checkpoint=f"{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
+        data=data_params,
+        positions=shard_range,
+        settings=lee_vote_settings,
+        seed=config["seed"],
+        lock_dir=config["compute"]["gpu_lock_dir"],
+
+
+use rule votes_gather as votes_gather_lee with:
+    input:
+        lee_vote_shards,
+    output:
+        votes=f"{LEE_VOTES_DIR}/votes.npz",
+    log:
+        f"logs/{LEE_VOTES_DIR}/gather.log",
+    benchmark:
+        f"logs/benchmarks/{LEE_VOTES_DIR}/gather.tsv"
+
+
+rule base_accuracy:
+    input:
+        data_input("test"),
+        model=f"{MODEL_DIR}/model.pt",
+    output:
+        accuracy=BASE_ACCURACY,
+    log:
+        "logs/results/base_accuracy/{dataset}/{encoding}/{arch}/k{k}.log",
+    benchmark:
+        "logs/benchmarks/results/base_accuracy/{dataset}/{encoding}/{arch}/k{k}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["compute"]["votes"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["compute"]["votes"]["mem_mb"],
+    params:
+        data=data_params,
+        num_images=config["base_accuracy"]["num_images"],
+        samples=config["base_accuracy"]["samples"],
+        batch_size=config["table3"]["batch_size"],
+        precision=config["table3"]["precision"],
+        seed=config["seed"],
+        lock_dir=config["compute"]["gpu_lock_dir"],
+    script:
+        "../scripts/base_accuracy.py"

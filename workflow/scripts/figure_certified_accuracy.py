@@ -8,12 +8,12 @@ from randablate.tables import read_certificates, robustness_by_k
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 log = logging.getLogger("figure")
 try:
+    p = snakemake.params
     certs = {
         int(k): read_certificates(path)
-        for k, path in zip(snakemake.params.k, snakemake.input.certificates, strict=True)
+        for k, path in zip(p.k, snakemake.input.certificates, strict=True)
     }
-    p = snakemake.params
-    title = f"MNIST, {p.images} test images, n = {p.n} ({p.scale} scale)"
+    title = f"{p.name}, {p.images} test images, n = {p.n} ({p.scale} scale)"
     plot_certified_accuracy(robustness_by_k(certs), snakemake.output.figure, title)
 except Exception:
     log.exception("plotting failed")

@@ -1,12 +1,11 @@
-"""Rule votes_shard: count the base classifier's votes on one shard of the test set."""
+"""Rule votes_shard: count the base classifier's votes on one shard of the evaluated images."""
 
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from randablate.data import load_mnist
+from randablate.data import load_eval_images
 from randablate.devices import acquire_device
 from randablate.files import discard_if_older
 from randablate.seeding import derive_seed
@@ -23,26 +22,27 @@ torch.set_num_threads(snakemake.threads)
 
 def main():
     start, stop = snakemake.params.positions
+    settings = snakemake.params.settings
     partial = Path(snakemake.params.checkpoint)
     if discard_if_older(partial, snakemake.input.model):
         log.info("removed %s: it predates the model", partial)
-    images, labels = load_mnist(snakemake.params.data_dir, "test")
+    images, labels, indices = load_eval_images(snakemake.params.data, start, stop)
     seed = derive_seed(snakemake.params.seed, "votes", wc.dataset, wc.encoding, wc.arch, k)
-    log.info("k=%d images %d..%d stages=%s", k, start, stop - 1, snakemake.params.stages)
+    log.info("k=%d images %d..%d stages=%s", k, start, stop - 1, settings["stages"])
     with acquire_device(snakemake.params.lock_dir, log=log) as device:
         smoothed, _ = load_smoothed(
             snakemake.input.model,
             k,
-            batch_size=snakemake.params.batch_size,
-            precision=snakemake.params.precision,
+            batch_size=settings["batch_size"],
+            precision=settings["precision"],
             device=device,
         )
         count_votes(
             smoothed,
-            images[start:stop],
-            labels[start:stop],
-            np.arange(start, stop),
-            snakemake.params.stages,
+            images,
+            labels,
+            indices,
+            settings["stages"],
             seed,
             snakemake.output.votes,
             partial,

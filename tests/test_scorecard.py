@@ -1,0 +1,433 @@
+"""The reproduction scorecard, on hand-made tables checked against independent computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from randablate import scorecard as sc
+from randablate import tables
+
+NA = np.nan
+
+
+def cp(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper–Pearson interval in percent, from statsmodels."""
+    low, high = proportion_confint(count, n, alpha=1 - confidence, method="beta")
+    return 100 * low, 100 * high
+
+
+def certificates_table(**overrides) -> pd.DataFrame:
+    """A Table 1/3/6-shaped table: two k, ours beside the paper's values."""
+    table = pd.DataFrame(
+        {
+            "k": [20, 45],
+            "accuracy_pct": [74.33, 94.67],
+            "abstained_pct": [13.33, 3.0],
+            "median_certified_robustness": pd.array([0, 7], dtype="Int64"),
+            "images": [300, 300],
+            "scale": ["paper", "paper"],
+            "paper_accuracy_pct": [90.29, 96.72],
+            "paper_abstained_pct": [1.81, 0.45],
+            "paper_median_certified_robustness": pd.array([3, 8], dtype="Int64"),
+        }
+    )
+    for column, values in overrides.items():
+        table[column] = values
+    return table
+
+
+def cell(card: pd.DataFrame, table: str, row: str, quantity: str) -> pd.Series:
+    """The one scorecard row of a cell."""
+    match = card[(card["table"] == table) & (card["row"] == row) & (card["quantity"] == quantity)]
+    assert len(match) == 1, match
+    return match.iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("pct", "n", "confidence", "count"),
+    [
+        (94.67, 300, 0.95, 284),
+        (74.33, 300, 0.95, 223),
+        (96.72, 10000, 0.95, 9672),
+        (52.75, 400, 0.99, 211),
+        (0.0, 50, 0.95, 0),
+        (100.0, 6, 0.95, 6),
+        (99.95, 50000, 0.9, 49975),
+    ],
+)
+def test_proportion_interval_is_clopper_pearson(pct, n, confidence, count):
+    """Equals statsmodels' beta interval and the scipy beta quantiles for the rounded count."""
+    low, high = sc.proportion_interval(pct, n, confidence)
+    expected_low, expected_high = cp(count, n, confidence)
+    assert low == pytest.approx(expected_low, abs=1e-9)
+    assert high == pytest.approx(expected_high, abs=1e-9)
+    tail = (1 - confidence) / 2
+    beta_low = stats.beta.ppf(tail, count, n - count + 1) if count > 0 else 0.0
+    beta_high = stats.beta.ppf(1 - tail, count + 1, n - count) if count < n else 1.0
+    assert low == pytest.approx(100 * beta_low, abs=1e-9)
+    assert high == pytest.approx(100 * beta_high, abs=1e-9)
+    assert low <= pct <= high
+
+
+def test_proportion_interval_known_values():
+    """All of 6 images: [100 * 0.025^(1/6), 100]; none of 6: [0, 100 * (1 - 0.025^(1/6))]."""
+    assert sc.proportion_interval(100.0, 6, 0.95) == pytest.approx((100 * 0.025 ** (1 / 6), 100))
+    assert sc.proportion_interval(0.0, 6, 0.95) == pytest.approx((0, 100 * (1 - 0.025 ** (1 / 6))))
+    assert sc.proportion_interval(100.0, 6, 0.95)[0] == pytest.approx(54.0741873, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("pct", "n", "confidence"),
+    [(50.0, 0, 0.95), (50.0, 2.5, 0.95), (101.0, 100, 0.95), (-1.0, 100, 0.95), (50, 10, 1.0)],
+)
+def test_proportion_interval_rejects_bad_input(pct, n, confidence):
+    """n must be a positive integer, the count within 0..n and the level in (0, 1)."""
+    with pytest.raises(ValueError):
+        sc.proportion_interval(pct, n, confidence)
+
+
+def test_tolerance_validates():
+    """Negative slacks and levels outside (0, 1) are refused; defaults are the brief's."""
+    assert sc.Tolerance() == sc.Tolerance(2.0, 1, 0.95, 0.005)
+    for bad in ({"pct_points": -1}, {"median_pixels": -1}, {"confidence": 0}, {"confidence": 1}):
+        with pytest.raises(ValueError):
+            sc.Tolerance(**bad)
+    with pytest.raises(ValueError):
+        sc.Tolerance(relative_constant=-0.1)
+
+
+def test_table1_cells_values():
+    """Every printed cell appears once with paper, ours, difference and the CP interval."""
+    card = sc.scorecard({"table1": certificates_table()})
+    assert list(card.columns) == list(sc.COLUMNS)
+    assert len(card) == 6
+    assert list(card["row"]) == ["k=20"] * 3 + ["k=45"] * 3
+    assert (
+        list(card["quantity"])
+        == [
+            "accuracy_pct",
+            "abstained_pct",
+            "median_certified_robustness",
+        ]
+        * 2
+    )
+    acc = cell(card, "table1", "k=45", "accuracy_pct")
+    low, high = cp(284, 300)
+    assert (acc["paper"], acc["ours"]) == (96.72, 94.67)
+    assert acc["difference"] == pytest.approx(94.67 - 96.72)
+    assert (acc["ours_low"], acc["ours_high"]) == pytest.approx((low, high))
+    assert low - 2 <= 96.72 <= high + 2 and bool(acc["within"]) is True
+    assert acc["tolerance"] == (
+        f"paper inside our 95% CP interval [{low:.2f}, {high:.2f}] ± 2 points"
+    )
+    acc20 = cell(card, "table1", "k=20", "accuracy_pct")
+    assert cp(223, 300)[1] + 2 < 90.29 and bool(acc20["within"]) is False
+    median = cell(card, "table1", "k=45", "median_certified_robustness")
+    assert (median["paper"], median["ours"], median["difference"]) == (8, 7, -1)
+    assert (median["ours_low"], median["ours_high"]) == (7, 7)
+    assert bool(median["within"]) is True
+    assert median["tolerance"] == "|difference| <= 1 pixel; N/A matches only N/A"
+    assert bool(cell(card, "table1", "k=20", "median_certified_robustness")["within"]) is False
+    assert set(card["scale"]) == {"paper"}
+
+
+def test_percentage_just_inside_and_just_outside():
+    """The paper value 0.001 points inside / outside the widened interval flips the verdict."""
+    low, high = cp(284, 300)
+    for paper, expected in (
+        (high + 2 - 1e-3, True),
+        (high + 2 + 1e-3, False),
+        (low - 2 + 1e-3, True),
+        (low - 2 - 1e-3, False),
+    ):
+        table = certificates_table(paper_accuracy_pct=[NA, paper])
+        card = sc.scorecard({"table1": table})
+        assert bool(cell(card, "table1", "k=45", "accuracy_pct")["within"]) is expected, paper
+
+
+def test_percentage_tolerance_follows_confidence_and_points():
+    """A 99% interval is wider than the 95% one; zero slack leaves the bare CP interval."""
+    high95 = cp(284, 300, 0.95)[1]
+    low99, high99 = cp(284, 300, 0.99)
+    paper = (high95 + high99) / 2  # outside the 95% interval, inside the 99% one
+    table = {"table1": certificates_table(paper_accuracy_pct=[NA, paper])}
+    strict = sc.Tolerance(pct_points=0.0)
+    card = sc.scorecard(table, strict)
+    assert bool(cell(card, "table1", "k=45", "accuracy_pct")["within"]) is False
+    card = sc.scorecard(table, sc.Tolerance(pct_points=0.0, confidence=0.99))
+    row = cell(card, "table1", "k=45", "accuracy_pct")
+    assert (row["ours_low"], row["ours_high"]) == pytest.approx((low99, high99))
+    assert bool(row["within"]) is True
+    assert row["tolerance"].startswith("paper inside our 99% CP interval")
+
+
+def test_median_just_inside_and_just_outside():
+    """|difference| equal to median_pixels is inside; one pixel more is outside."""
+    table = certificates_table(paper_median_certified_robustness=pd.array([1, 9], dtype="Int64"))
+    card = sc.scorecard({"table1": table})
+    assert bool(cell(card, "table1", "k=20", "median_certified_robustness")["within"]) is True
+    assert bool(cell(card, "table1", "k=45", "median_certified_robustness")["within"]) is False
+    card = sc.scorecard({"table1": table}, sc.Tolerance(median_pixels=2))
+    assert bool(cell(card, "table1", "k=45", "median_certified_robustness")["within"]) is True
+
+
+def test_median_na_handling():
+    """The paper's N/A matches our NA or −inf; NA against a number is outside either way."""
+    table = pd.DataFrame(
+        {
+            "k": [5, 10, 15, 20],
+            "accuracy_pct": [30.0, 75.0, 86.0, 90.0],
+            "abstained_pct": [5.0, 5.0, 3.0, 2.0],
+            "median_certified_robustness": [-math.inf, NA, 0.0, NA],
+            "images": [100, 100, 100, 100],
+            "paper_accuracy_pct": [32.32, 74.90, 86.09, 90.29],
+            "paper_abstained_pct": [5.65, 5.08, 2.82, 1.81],
+            "paper_median_certified_robustness": [NA, NA, NA, 3.0],
+        }
+    )
+    card = sc.scorecard({"table1": table})
+    medians = card[card["quantity"] == "median_certified_robustness"].set_index("row")
+    assert list(medians["within"]) == [True, True, False, False]
+    assert medians["ours"].isna().tolist() == [True, True, False, True]
+    assert medians["paper"].isna().tolist() == [True, True, True, False]
+    assert medians["difference"].isna().all()
+    assert medians.loc["k=15", "ours"] == 0
+
+
+def test_na_median_written_as_na(tmp_path):
+    """Written with tables.write_csv, NA medians read back as NA, verdicts as booleans."""
+    table = certificates_table(
+        median_certified_robustness=[-math.inf, 7.0],
+        paper_median_certified_robustness=[NA, 8.0],
+    )
+    path = tmp_path / "reproduction.csv"
+    tables.write_csv(sc.scorecard({"table1": table}), path)
+    text = path.read_text()
+    assert "-inf" not in text
+    back = pd.read_csv(path)
+    row = back[(back["row"] == "k=20") & (back["quantity"] == "median_certified_robustness")]
+    assert row["ours"].isna().all() and row["paper"].isna().all()
+    assert row["within"].tolist() == [True]
+
+
+def test_missing_ours_is_not_within():
+    """A percentage we lack is outside and has no interval; a row the paper lacks is left out."""
+    table = certificates_table(accuracy_pct=[NA, 94.67])
+    extra = pd.DataFrame(
+        {"k": [30], "accuracy_pct": [93.0], "abstained_pct": [1.0], "images": [300]}
+    )
+    card = sc.scorecard({"table1": pd.concat([table, extra], ignore_index=True)})
+    row = cell(card, "table1", "k=20", "accuracy_pct")
+    assert bool(row["within"]) is False
+    assert math.isnan(row["ours_low"]) and math.isnan(row["ours_high"])
+    assert math.isnan(row["difference"])
+    assert "k=30" not in set(card["row"])
+
+
+def test_paper_na_percentage_is_skipped():
+    """A percentage the paper does not print is no cell, while the row's other cells remain."""
+    table = certificates_table(paper_abstained_pct=[NA, 0.45])
+    card = sc.scorecard({"table1": table})
+    assert list(card[card["row"] == "k=20"]["quantity"]) == [
+        "accuracy_pct",
+        "median_certified_robustness",
+    ]
+
+
+def table2_frame(with_paper_columns: bool, with_kind: bool = True) -> pd.DataFrame:
+    """A Table 2 shaped like the pipeline's: quoted rows then ours."""
+    table = pd.DataFrame(
+        {
+            "model": ["CNN", "Randomized ablation (k=45)", "Randomized ablation (k = 45)"],
+            "kind": ["quoted", "quoted", "measured"],
+            "accuracy_pct": [99.1, 96.7, 96.0],
+            "median_attack_magnitude": [9.0, 31.0, 32.0],
+            "images": [NA, NA, 275],
+            "source": [
+                "Schott et al. 2019, as quoted in Levine & Feizi 2020 Table 2",
+                "Levine & Feizi 2020 Table 2 (measured in the paper (275 test images))",
+                "this run (Foolbox 3.3.4 PointwiseAttack), measured",
+            ],
+        }
+    )
+    if with_paper_columns:
+        table["paper_accuracy_pct"] = [NA, NA, 96.7]
+        table["paper_median_attack_magnitude"] = [NA, NA, 31.0]
+    if not with_kind:
+        table = table.drop(columns="kind")
+    return table
+
+
+@pytest.mark.parametrize(
+    ("with_paper_columns", "with_kind"), [(True, True), (False, True), (False, False)]
+)
+def test_table2_only_measured_rows(with_paper_columns, with_kind):
+    """Quoted rows (Schott et al., the paper's own) are skipped; ours meets the paper's row."""
+    card = sc.scorecard({"table2": table2_frame(with_paper_columns, with_kind)})
+    assert list(card["row"]) == ["Randomized ablation (k = 45)"] * 2
+    acc = cell(card, "table2", "Randomized ablation (k = 45)", "accuracy_pct")
+    low, high = cp(264, 275)  # 96.0% of 275 images
+    assert (acc["paper"], acc["ours"]) == (96.7, 96.0)
+    assert (acc["ours_low"], acc["ours_high"]) == pytest.approx((low, high))
+    assert bool(acc["within"]) is True
+    attack = cell(card, "table2", "Randomized ablation (k = 45)", "median_attack_magnitude")
+    assert (attack["paper"], attack["ours"], attack["difference"]) == (31, 32, 1)
+    assert bool(attack["within"]) is True
+
+
+def test_table2_infinite_attack_median_is_outside():
+    """An infinite median attack magnitude (most images unbroken) is far from the paper's 31."""
+    table = table2_frame(True)
+    table.loc[2, "median_attack_magnitude"] = math.inf
+    card = sc.scorecard({"table2": table})
+    attack = cell(card, "table2", "Randomized ablation (k = 45)", "median_attack_magnitude")
+    assert attack["ours"] == math.inf and bool(attack["within"]) is False
+
+
+def test_train_accuracy_uses_training_images():
+    """Table 4/5: train accuracy is over train_images, test accuracy over images."""
+    table = pd.DataFrame(
+        {
+            "k": [25],
+            "train_accuracy_pct": [84.0],
+            "train_images": [1000],
+            "test_accuracy_pct": [57.0],
+            "images": [200],
+            "paper_train_accuracy_pct": [83.16],
+            "paper_test_accuracy_pct": [57.72],
+        }
+    )
+    card = sc.scorecard({"table4": table, "table5": table})
+    train = cell(card, "table4", "k=25", "train_accuracy_pct")
+    test = cell(card, "table5", "k=25", "test_accuracy_pct")
+    assert (train["ours_low"], train["ours_high"]) == pytest.approx(cp(840, 1000))
+    assert (test["ours_low"], test["ours_high"]) == pytest.approx(cp(114, 200))
+    assert list(card["table"]) == ["table4", "table4", "table5", "table5"]
+
+
+def test_table7_skips_lee_and_table8_labels():
+    """Table 7 compares only our median; Table 8 rows read "MNIST k=45 mean"."""
+    table7 = pd.DataFrame(
+        {
+            "dataset": ["MNIST", "ImageNet"],
+            "lee_et_al_2019_median_certified": [4, 1],
+            "randomized_ablation_median_certified": [8, 14],
+            "paper_lee_et_al_2019_median_certified": [4, 1],
+            "paper_randomized_ablation_median_certified": [8, 16],
+        }
+    )
+    table8 = pd.DataFrame(
+        {
+            "dataset": ["MNIST"],
+            "k": [45],
+            "encoding": ["mean"],
+            "accuracy_pct": [96.0],
+            "abstained_pct": [0.5],
+            "median_certified_robustness": [7],
+            "images": [1000],
+            "paper_accuracy_pct": [96.27],
+            "paper_abstained_pct": [0.43],
+            "paper_median_certified_robustness": [7],
+        }
+    )
+    card = sc.scorecard({"table8": table8, "table7": table7})
+    seven = card[card["table"] == "table7"]
+    assert list(seven["row"]) == ["MNIST", "ImageNet"]
+    assert set(seven["quantity"]) == {"randomized_ablation_median_certified"}
+    assert list(seven["within"]) == [True, False]
+    assert list(seven["difference"]) == [0, -2]
+    assert set(card[card["table"] == "table8"]["row"]) == {"MNIST k=45 mean"}
+
+
+@pytest.mark.parametrize("layout", ["value", "ours"])
+def test_discussion_relative_tolerance(layout):
+    """Constants agree within 0.5% of the paper's value; NA paper values are no cell."""
+    ours = [14450.0, 116168.0, 50590.4 * 1.006, 3.0]
+    paper = [14521.0, 116168.0, 50590.4, NA]
+    if layout == "value":
+        table = pd.DataFrame({"quantity": ["a", "b", "c", "d"], "value": ours})
+        table["paper_value"] = paper
+    else:
+        table = pd.DataFrame({"quantity": ["a", "b", "c", "d"], "ours": ours, "paper": paper})
+        table["difference"] = table["ours"] - table["paper"]
+    card = sc.scorecard({"discussion": table})
+    assert list(card["row"]) == ["a", "b", "c"]
+    assert set(card["quantity"]) == {"value"}
+    assert 71 / 14521 <= 0.005 < 0.006
+    assert list(card["within"]) == [True, True, False]
+    assert card["difference"].tolist() == pytest.approx([-71.0, 0.0, 50590.4 * 0.006])
+    assert card["tolerance"].iloc[0] == "|difference| <= 0.5% of the paper's value"
+    tight = sc.scorecard({"discussion": table}, sc.Tolerance(relative_constant=0.001))
+    assert list(tight["within"]) == [False, True, False]
+
+
+def test_order_missing_tables_and_summary():
+    """Tables come in the paper's order whatever the input order; absent tables are ignored."""
+    discussion = pd.DataFrame({"quantity": ["x"], "value": [1.0], "paper_value": [1.0]})
+    given = {
+        "discussion": discussion,
+        "table3": certificates_table(),
+        "table1": certificates_table(),
+        "table2": table2_frame(True),
+        "table6": None,
+    }
+    card = sc.scorecard(given)
+    assert list(dict.fromkeys(card["table"])) == ["table1", "table2", "table3", "discussion"]
+    assert list(card[card["table"] == "table3"]["row"]) == ["k=20"] * 3 + ["k=45"] * 3
+    assert sc.summary(card) == {
+        "table1": {"cells": 6, "within": 3},
+        "table2": {"cells": 2, "within": 2},
+        "table3": {"cells": 6, "within": 3},
+        "discussion": {"cells": 1, "within": 1},
+        "total": {"cells": 15, "within": 9},
+    }
+
+
+def test_empty_and_unknown():
+    """No tables give an empty card with the columns; an unknown table name is refused."""
+    card = sc.scorecard({})
+    assert list(card.columns) == list(sc.COLUMNS) and len(card) == 0
+    assert sc.summary(card) == {"total": {"cells": 0, "within": 0}}
+    with pytest.raises(ValueError, match="unknown tables"):
+        sc.scorecard({"table9": certificates_table()})
+
+
+def test_scale_recorded_and_checked():
+    """Every row carries the scale; a table built at another scale is refused."""
+    table = certificates_table(scale=["reduced", "reduced"])
+    card = sc.scorecard({"table1": table}, scale="reduced")
+    assert set(card["scale"]) == {"reduced"}
+    with pytest.raises(ValueError, match="scale"):
+        sc.scorecard({"table1": table})
+
+
+def test_malformed_tables_refused():
+    """A paper_ column without ours, or a missing key column, is an error."""
+    with pytest.raises(ValueError, match="paper_accuracy_pct"):
+        sc.scorecard({"table1": certificates_table().drop(columns="accuracy_pct")})
+    with pytest.raises(ValueError, match="key columns"):
+        sc.scorecard({"table1": certificates_table().drop(columns="k")})
+
+
+def test_discussion_medians_are_judged_in_pixels():
+    """The Results section's ImageNet medians, listed with the discussion, allow 1 pixel."""
+    table = pd.DataFrame(
+        {
+            "quantity": [
+                "median certificate on correctly certified ImageNet images (k=1000)",
+                "median certificate excluding N/A (ImageNet k=500)",
+            ],
+            "ours": [32.0, 60.0],
+            "paper": [33.0, 63.0],
+        }
+    )
+    card = sc.scorecard({"discussion": table})
+    assert list(card["within"]) == [True, False]
+    assert list(card["tolerance"]) == [card["tolerance"].iloc[0]] * 2
+    assert "1 pixel" in card["tolerance"].iloc[0]

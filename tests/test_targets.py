@@ -1,0 +1,86 @@
+"""Every table and figure of the paper is a target: dry runs at the paper's config, data errors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import dry_run, paper_config, snakemake, write_config
+
+ALL_DATA = {"cifar10": {"dir": None, "download": True}}
+
+
+@pytest.fixture
+def paper_workdir(tmp_path):
+    """A working directory with the paper's config, CIFAR-10 downloadable, an ImageNet folder."""
+    imagenet = tmp_path / "imagenet"
+    for split in ("train", "val"):
+        (imagenet / split / "n01440764").mkdir(parents=True)
+    config = paper_config()
+    config["cifar10"]["download"] = True
+    config["imagenet"]["dir"] = str(imagenet)
+    write_config(tmp_path, config)
+    return tmp_path
+
+
+# target: jobs per rule that the paper's settings imply
+EXPECTED = {
+    "results/tables/table1.csv": {"train": 20, "votes_shard": 400, "certificates": 20},
+    "results/tables/table2.csv": {"train": 2, "attack_shard": 22},
+    # ResNet18, k = 25 ... 150, 20 shards of the 10,000 test images each
+    "results/tables/table3.csv": {"cifar10": 1, "train": 6, "votes_shard": 120},
+    "results/tables/table4.csv": {"train": 6, "base_accuracy": 6},
+    "results/tables/table5.csv": {"train": 6, "base_accuracy": 6},
+    # ImageNet: 3 values of k, 400 seeded validation images in 20 shards
+    "results/tables/table6.csv": {"imagenet_subset": 1, "train": 3, "votes_shard": 60},
+    # MNIST k = 45 and ImageNet k = 1000, each counted again with Lee et al.'s sampling
+    "results/tables/table7.csv": {"train": 2, "votes_shard": 40, "votes_shard_lee": 40},
+    # two encodings at MNIST k = 45 and CIFAR-10 k = 75
+    "results/tables/table8.csv": {"train": 4, "votes_shard": 80, "certificates": 4},
+    "results/tables/discussion.csv": {"discussion": 1},
+    "results/tables/discussion_imagenet.csv": {"train": 3, "certificates": 3},
+    "results/figures/figure1.png": {"train": 5, "certificates": 5, "figure1": 1},
+    "results/figures/figure2.png": {"figure2": 1},
+    "results/figures/figure3.png": {"attack_shard": 11, "figure3": 1},
+    "results/figures/figure4.png": {"figure4": 1},
+    "results/figures/figure5.png": {"attack_shard": 11, "figure5": 1},
+    "results/figures/certified_accuracy_mnist.png": {"train": 20},
+    "results/figures/certified_accuracy_cifar10.png": {"train": 6},
+    "results/figures/certified_accuracy_imagenet.png": {"train": 3},
+}
+
+
+@pytest.mark.parametrize("target", sorted(EXPECTED))
+def test_every_table_and_figure_dry_runs_at_the_papers_config(paper_workdir, target):
+    counts, _ = dry_run(paper_workdir, target)
+    for rule, expected in EXPECTED[target].items():
+        assert counts.get(rule) == expected, (rule, counts)
+
+
+def test_default_target_builds_every_table_the_data_allow(paper_workdir):
+    counts, output = dry_run(paper_workdir, "all")
+    for number in range(1, 9):
+        assert f"results/tables/table{number}.csv" in output
+    assert counts["reproduction"] == 1
+    assert counts["figure_certified_accuracy"] == 3
+    # 22 MNIST models (20 for Table 1, the mean encoding, the unprotected CNN), 13 CIFAR-10
+    # (ResNet18 and ResNet50 at 6 values of k, the mean encoding) and 3 ImageNet models
+    assert counts["train"] == 22 + 13 + 3
+
+
+def test_without_imagenet_its_targets_fail_naming_the_key_and_others_build(tmp_path):
+    write_config(tmp_path, paper_config())
+    run = snakemake(tmp_path, "results/tables/table6.csv", "-n")
+    assert run.returncode != 0
+    assert "imagenet.dir = None; expected a directory with train/ and val/" in run.stdout
+    counts, _ = dry_run(tmp_path, "all")
+    assert "table6" not in counts and "table3" not in counts  # no CIFAR-10 configured either
+    assert counts["table1"] == counts["table2"] == counts["reproduction"] == 1
+
+
+def test_imagenet_dir_without_val_is_named(tmp_path):
+    (tmp_path / "imagenet" / "train").mkdir(parents=True)
+    config = paper_config()
+    config["imagenet"]["dir"] = str(tmp_path / "imagenet")
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "results/tables/table6.csv", "-n")
+    assert run.returncode != 0
+    assert "it has no val/" in run.stdout and "imagenet.dir" in run.stdout

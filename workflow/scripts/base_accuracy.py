@@ -1,0 +1,51 @@
+"""Rule base_accuracy: the base classifier's accuracy on ablated training and test images."""
+
+import json
+import logging
+
+import torch
+
+from randablate.data import load_eval_images
+from randablate.devices import acquire_device
+from randablate.files import atomic_path
+from randablate.seeding import derive_seed
+from randablate.smoothing import base_accuracy, load_smoothed
+
+logging.basicConfig(
+    filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
+)
+log = logging.getLogger("base_accuracy")
+wc = snakemake.wildcards
+k = int(wc.k)
+torch.set_num_threads(snakemake.threads)
+
+
+def main():
+    p = snakemake.params
+    images, labels, _ = load_eval_images(p.data, 0, p.num_images)
+    seed = derive_seed(p.seed, "base-accuracy", wc.dataset, wc.encoding, wc.arch, k)
+    with acquire_device(p.lock_dir, log=log) as device:
+        smoothed, meta = load_smoothed(
+            snakemake.input.model, k, batch_size=p.batch_size, precision=p.precision, device=device
+        )
+        test = base_accuracy(smoothed, images, labels, p.samples, seed, log=log)
+    final = meta["history"][-1]
+    result = {
+        "k": k,
+        "train_accuracy": final["accuracy"],
+        "train_epoch": final["epoch"],
+        "train_images": meta.get("train_images"),
+        "test_accuracy": test,
+        "images": len(labels),
+        "samples": p.samples,
+    }
+    with atomic_path(snakemake.output.accuracy) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+    log.info("%s", result)
+
+
+try:
+    main()
+except Exception:
+    log.exception("measuring the base classifier failed")
+    raise
