@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import REPO, snakemake, tiny_config, tiny_workdir, write_config
 from scipy.special import comb
 from statsmodels.stats.proportion import proportion_confint
@@ -119,6 +120,10 @@ def test_cifar10_models_have_the_encodings_input_channels(colour_run):
     assert mean["in_channels"] == 3 and len(mean["mean"]) == 3
     assert multichannel["training"]["augmentation"] == "crop-flip"
     assert multichannel["train_images"] == 96
+    # what made the model: the commit, package versions and the device it trained on
+    assert multichannel["provenance"]["packages"]["torch"] == torch.__version__.split("+")[0]
+    assert multichannel["provenance"]["device"] == "cpu"
+    assert multichannel["provenance"]["git_commit"]
 
 
 def test_tables_4_and_5_measure_the_base_classifiers(colour_run):

@@ -19,5 +19,6 @@ rule train:
         settings=training_settings,
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
+        repo=workflow.basedir,
     script:
         "../scripts/train.py"

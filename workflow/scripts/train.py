@@ -10,6 +10,7 @@ from randablate.data import load_training_data
 from randablate.devices import acquire_device
 from randablate.encoding import dataset_encoding
 from randablate.models import build_model, save_model
+from randablate.provenance import git_commit, hardware, package_versions
 from randablate.seeding import derive_seed
 from randablate.training import TrainSettings, train
 
@@ -60,6 +61,12 @@ def main():
         "training": dict(snakemake.params.settings),
         "train_images": training.count,
         "history": result["history"],
+        "provenance": {
+            "git_commit": git_commit(snakemake.params.repo),
+            "packages": package_versions(),
+            "hardware": hardware(),
+            "device": str(device),
+        },
     }
     save_model(snakemake.output.model, model, meta)
 
