@@ -93,6 +93,24 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path):
     train(fresh_model(), encoding, 30, images, labels, SETTINGS, tmp_path / "c.pt")
     with pytest.raises(ValueError, match="other settings"):
         train(fresh_model(), encoding, 31, images, labels, SETTINGS, tmp_path / "c.pt")
+    # The pipeline discards it instead and trains from scratch, as a fresh run would.
+    discarded = fresh_model()
+    result = train(
+        discarded,
+        encoding,
+        31,
+        images,
+        labels,
+        SETTINGS,
+        tmp_path / "c.pt",
+        discard_mismatched=True,
+    )
+    clean = fresh_model()
+    train(clean, encoding, 31, images, labels, SETTINGS, tmp_path / "clean.pt")
+    assert [h["epoch"] for h in result["history"]] == list(range(1, SETTINGS.epochs + 1))
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["k"] == 31
+    for a, b in zip(clean.state_dict().values(), discarded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_learning_rates_follow_the_schedule(tmp_path):

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,19 +107,26 @@ def default_cache_dir() -> Path:
 # {name: path} for the files it has; the caller verifies and installs them.
 
 
-def _from_torchvision(workdir: Path, source_dir: str | os.PathLike | None) -> dict[str, Path]:
-    """Download MNIST with torchvision into `workdir`; return the raw files it wrote."""
-    import torchvision  # imported lazily: slow to import, and only needed for this source
-
-    root = workdir / "torchvision"
+@contextlib.contextmanager
+def _torchvision_download() -> Iterator[None]:
+    """Run a torchvision download with a socket timeout and its progress output swallowed."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(TORCHVISION_TIMEOUT_S)
     try:
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            torchvision.datasets.MNIST(root=str(root), train=True, download=True)
+            yield
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _from_torchvision(workdir: Path, source_dir: str | os.PathLike | None) -> dict[str, Path]:
+    """Download MNIST with torchvision into `workdir`; return the raw files it wrote."""
+    import torchvision  # imported lazily: slow to import, and only needed for this source
+
+    root = workdir / "torchvision"
+    with _torchvision_download():
+        torchvision.datasets.MNIST(root=str(root), train=True, download=True)
     raw = root / "MNIST" / "raw"
     return {name: raw / name for name in MNIST_FILES if (raw / name).is_file()}
 
@@ -395,19 +402,14 @@ def ensure_cifar10(
         raise _cifar10_error(directory)
     from torchvision.datasets import CIFAR10
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(TORCHVISION_TIMEOUT_S)
     try:
-        sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with _torchvision_download():
             CIFAR10(root=str(directory), train=False, download=True)
     except Exception as e:
         reason = _URL.sub("<url>", _summary(e))  # name no host in the message
         if log is not None:
             log.info("CIFAR-10: download failed: %s", reason)
         raise _cifar10_error(directory, reason) from e
-    finally:
-        socket.setdefaulttimeout(previous)
     if _cifar10_problems(directory):
         raise _cifar10_error(directory, "the downloaded files failed the md5 check")
     if log is not None:
@@ -587,7 +589,6 @@ class TrainingData:
     labels: torch.Tensor | None
     num_classes: int
     count: int
-    mean: list[float] | None
 
 
 def load_training_data(dataset: str, directory: str | os.PathLike) -> TrainingData:
@@ -595,10 +596,9 @@ def load_training_data(dataset: str, directory: str | os.PathLike) -> TrainingDa
     info = DATASETS[dataset]
     if dataset == "imagenet":
         train_set = imagenet_train_dataset(directory, size=info.height)
-        return TrainingData(train_set, None, info.num_classes, len(train_set), None)
+        return TrainingData(train_set, None, info.num_classes, len(train_set))
     images, labels = load_split(dataset, directory, "train")
-    mean = images.double().mean(dim=(0, 2, 3)).tolist()
-    return TrainingData(images, labels, info.num_classes, len(images), mean)
+    return TrainingData(images, labels, info.num_classes, len(images))
 
 
 def load_eval_images(

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .data import DATASETS
+
 Normalize = tuple[Sequence[float], Sequence[float]]
 
 IMAGENET_NORMALIZE: Normalize = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -138,12 +140,7 @@ class MeanEncoding(Encoding):
 
     def describe(self) -> dict:
         """Name, channels and the mean."""
-        return {
-            "encoding": self.name,
-            "channels": self.channels,
-            "mean": list(self.mean),
-            "normalize": None,
-        }
+        return {**super().describe(), "mean": list(self.mean)}
 
 
 ENCODINGS = ("multichannel", "mean")
@@ -176,7 +173,7 @@ def channel_mean(images: torch.Tensor) -> list[float]:
 
 def dataset_encoding(name: str, dataset: str, mean: Sequence[float] | None = None) -> Encoding:
     """The paper's encoding `name` for a data set: ImageNet's multichannel one is normalised."""
-    channels = 1 if dataset == "mnist" else 3
+    channels = DATASETS[dataset].channels
     if name == "multichannel":
         normalize = IMAGENET_NORMALIZE if dataset == "imagenet" else None
         return get_encoding(name, channels, normalize=normalize)

@@ -34,7 +34,6 @@ PAPER_SETUPS = {
     "SGD (momentum 0.9, weight decay 1e-4, lr 0.1, 0.01 from epoch 22, 0.001 from epoch 32), "
     "random resized crop and flip",
 }
-PAPER_SETUP = PAPER_SETUPS["mnist"]
 
 
 def load_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -217,8 +217,12 @@ def train(
     checkpoint_path: str | os.PathLike,
     device: str | torch.device | None = None,
     log: logging.Logger | None = None,
+    discard_mismatched: bool = False,
 ) -> dict[str, Any]:
     """Train `model` on images in [0, 1]; resumes from `checkpoint_path` if present.
+
+    A checkpoint made with other settings or another k raises ValueError, or is deleted (and
+    training starts over) when `discard_mismatched` is true, as the pipeline asks.
 
     `images` is a tensor (N, C, H, W) with its `labels` (N,), or a Dataset of (image, label)
     pairs with `labels` None; `settings.max_train_images` keeps the first N of either. Returns
@@ -249,12 +253,22 @@ def train(
     checkpoint = Path(checkpoint_path)
     history: list[dict[str, float]] = []
     first_epoch = 1
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if {**_NEW_SETTINGS, **state["settings"]} != asdict(settings) or state["k"] != k:
+    state = (
+        torch.load(checkpoint, map_location=device, weights_only=False)
+        if checkpoint.exists()
+        else None
+    )
+    if state is not None and (
+        {**_NEW_SETTINGS, **state["settings"]} != asdict(settings) or state["k"] != k
+    ):
+        if not discard_mismatched:
             raise ValueError(
                 f"checkpoint {checkpoint} was made with other settings; delete it to start over"
             )
+        log.info("removing %s: it was made with other settings", checkpoint)
+        checkpoint.unlink()
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history = state["history"]

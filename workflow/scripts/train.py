@@ -1,14 +1,12 @@
 """Rule train: train one base classifier on randomly ablated training images."""
 
-import dataclasses
 import logging
-from pathlib import Path
 
 import torch
 
 from randablate.data import load_training_data
 from randablate.devices import acquire_device
-from randablate.encoding import dataset_encoding
+from randablate.encoding import channel_mean, dataset_encoding
 from randablate.models import build_model, save_model
 from randablate.provenance import git_commit, hardware, package_versions
 from randablate.seeding import derive_seed
@@ -28,13 +26,11 @@ def main():
     training = load_training_data(data["dataset"], data["dir"])
     seed = derive_seed(snakemake.params.seed, "train", wc.dataset, wc.encoding, wc.arch, k)
     settings = TrainSettings(**snakemake.params.settings, seed=seed)
-    encoding = dataset_encoding(wc.encoding, data["dataset"], training.mean)
-    checkpoint = Path(snakemake.params.checkpoint)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if state.get("settings") != dataclasses.asdict(settings) or state.get("k") != k:
-            log.info("removing %s: it was made with other settings", checkpoint)
-            checkpoint.unlink()
+    # the mean encoding's NULL: the training images' channel means (ImageNet: the usual ones)
+    mean = None
+    if wc.encoding == "mean" and isinstance(training.images, torch.Tensor):
+        mean = channel_mean(training.images)
+    encoding = dataset_encoding(wc.encoding, data["dataset"], mean)
     torch.manual_seed(seed)
     model = build_model(wc.arch, encoding.out_channels, num_classes=training.num_classes)
     log.info("k=%d encoding=%s arch=%s settings=%s", k, wc.encoding, wc.arch, settings)
@@ -46,9 +42,10 @@ def main():
             training.images,
             training.labels,
             settings,
-            checkpoint,
+            snakemake.params.checkpoint,
             device,
             log,
+            discard_mismatched=True,
         )
     meta = {
         "arch": wc.arch,
