@@ -8,6 +8,10 @@ per-sample loop in the style of the authors' code (one random permutation and on
 per sample, a factorial loop for the radius) on the same hardware, for the speed-up ratio. The
 weights are random: the cost of a forward pass does not depend on them. Compare ratios measured
 in one run; absolute times on a shared machine are noisy.
+
+A last block prints the hardware floor: the multiply-adds of one certified image, divided by the
+rate of a large dense matrix product in the same precision on the same device (the most this
+hardware does with any code), so that a target below the floor shows as such.
 """
 
 from __future__ import annotations
@@ -36,6 +40,45 @@ def time_call(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def forward_flops(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    """Floating-point operations (2 per multiply-add) of the convolutions and linear layers."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+            total += 2 * output.numel() * per_output
+        elif isinstance(module, torch.nn.Linear):
+            total += 2 * output.numel() * module.in_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()]
+    with torch.no_grad():
+        model(torch.zeros(shape, device=next(model.parameters()).device))
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
+def matmul_rate(device: str, dtype: torch.dtype, size: int = 4096, repeats: int = 3) -> float:
+    """Best FLOP/s of a size x size matrix product on `device` in `dtype`."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+
+    def product():
+        a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    product()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
 
 
 def loop_style_certify(model: torch.nn.Module, x: torch.Tensor, k: int, batch: int) -> int:
@@ -130,6 +173,21 @@ def main() -> None:
                     f"{device:8}   speed-up of randablate {precision} over the loop: {ratio:.1f}x"
                 )
             model.to("cpu")
+    flops = forward_flops(model, (1, encoding.out_channels, 28, 28))
+    per_image = flops * (N0 + N)
+    print(
+        f"\nhardware floor: {flops / 1e6:.1f} MFLOP a sample, {per_image / 1e9:.0f} GFLOP an image"
+    )
+    for device in devices:
+        for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            rate = matmul_rate(device, dtype)
+            floor = 1000 * per_image / rate
+            measured = rows[(device, precision)]
+            print(
+                f"{device:8} {precision}: dense matmul {rate / 1e9:,.0f} GFLOP/s -> at least "
+                f"{floor:,.0f} ms/image; randablate {measured:,.0f} ms/image "
+                f"({per_image / (measured / 1000) / 1e9:,.0f} GFLOP/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -266,7 +266,7 @@ def test_no_augmentation_keeps_the_original_random_stream(tmp_path):
     model = colour_model()
     train(model, encoding, 60, images, labels, settings, tmp_path / "c.pt")
     reference = colour_model()
-    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3, fused=True)
     for epoch in (1, 2):
         gen = generator(derive_seed(settings.seed, "train-epoch", epoch))
         order = torch.randperm(40, generator=gen)

@@ -106,6 +106,8 @@ _NEW_SETTINGS = {"augmentation": "none", "workers": 0}
 
 
 def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    # fused: one kernel updates every parameter (on the CPU, Adam's step drops from about a
+    # quarter of an MNIST training step to a few percent); same update rule, deterministic.
     lr = settings.lr_at(1)
     if settings.optimizer == "sgd":
         return torch.optim.SGD(
@@ -113,8 +115,11 @@ def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimiz
             lr=lr,
             momentum=settings.momentum,
             weight_decay=settings.weight_decay,
+            fused=True,
         )
-    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=settings.weight_decay)
+    return torch.optim.Adam(
+        model.parameters(), lr=lr, weight_decay=settings.weight_decay, fused=True
+    )
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
