@@ -1,40 +1,54 @@
 """The pipeline on a real one-node SLURM cluster, through snakemake-executor-plugin-slurm.
 
-Starts its own munged, slurmctld and slurmd (tests/slurm_cluster.py), runs the tiny config's
-Table 1 with the project's SLURM profile as the README's cluster section says, and checks the
-results equal those of a local run with the same seeds. Skips, saying why, where SLURM or the
-plugin is not installed or the daemons cannot be started (they need root).
+Starts its own munged, slurmctld and slurmd (tests/slurm_cluster.py), runs Table 1 with the
+project's SLURM profile as the README's cluster section says, and checks that every job ran as a
+SLURM job and that the models, certificates and table equal those of a local run with the same
+seeds. Two sizes:
+
+- the tiny config's Table 1 (about 2 minutes), always;
+- the quick profile's Table 1 (`--configfile profiles/quick/overrides.yaml`; about 20 minutes
+  with its local run), only with RANDABLATE_SLURM_QUICK=1: run twice it would take CI past its
+  30-minute limit on 2 cores.
+
+Skips, saying why, where SLURM or the plugin is not installed or the daemons cannot be started
+(they need root).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, snakemake, tiny_workdir
+import yaml
+from conftest import REPO, paper_config, snakemake, tiny_workdir, write_config
 from slurm_cluster import slurm_cluster, unavailable_reason
+
+from randablate.data import MNIST_FILES, default_cache_dir
 
 REASON = unavailable_reason()
 if REASON is None and importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
     REASON = "snakemake-executor-plugin-slurm is not installed (pip install it)"
+QUICK = REPO / "profiles/quick"
+TABLE = "results/tables/table1.csv"
 
 
-@pytest.mark.skipif(REASON is not None, reason=str(REASON))
-def test_table1_through_slurm_equals_a_local_run(tiny_run, tmp_path):
-    workdir = tiny_workdir(tmp_path / "work")
+def table1_through_slurm(workdir: Path, tmp_path: Path, threads: dict, *extra: str) -> list:
+    """Build Table 1 in `workdir` with profiles/slurm on a fresh cluster; return exit codes."""
     with slurm_cluster(tmp_path / "slurm") as env:
         saved = dict(os.environ)
         os.environ.update(env)
         try:
             run = snakemake(
                 workdir,
-                "results/tables/table1.csv",
+                TABLE,
                 "--profile",
                 str(REPO / "profiles/slurm"),
+                *extra,
                 # The site-specific part of the profile, as README's cluster section says:
                 # this cluster's partition is "main" and its node has no GPU.
                 "--default-resources",
@@ -44,35 +58,80 @@ def test_table1_through_slurm_equals_a_local_run(tiny_run, tmp_path):
                 "--set-resources",
                 "train:gpu=0",
                 "votes_shard:gpu=0",
+                # The threads of the local run (config compute.*.threads), for equal results.
                 "--set-threads",
-                "train=1",
-                "votes_shard=1",
+                *(f"{rule}={n}" for rule, n in threads.items()),
                 "--jobs",
                 "4",
-                timeout=1500,
+                timeout=3000,
             )
         finally:
             os.environ.clear()
             os.environ.update(saved)
         assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-5000:])
-        # Every job ran as a SLURM job: finished jobs stay listed for MinJobAge (300 s).
-        listed = subprocess.run(
-            ["squeue", "-h", "-t", "all", "-o", "%T %j"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-        states = [line.split()[0] for line in listed if line.strip()]
-        # provenance, 2 x train, 4 x votes_shard, 2 x votes_gather, 2 x certificates, table1
-        assert states.count("COMPLETED") == 12, listed
+    # Every job ran as a SLURM job: slurmctld logs the exit status of each job it ran (squeue
+    # forgets finished jobs after MinJobAge, shorter than the quick profile's run).
+    log = (tmp_path / "slurm/slurmctld.log").read_text()
+    return [int(code) for code in re.findall(r"_job_complete: JobId=\d+ WEXITSTATUS (\d+)", log)]
 
-    for k in (30, 90):
+
+def assert_same_table1(ours: Path, local: Path, table1: dict) -> None:
+    """Models, certificates and Table 1 in `ours` equal those of the local run in `local`."""
+    for k in table1["k"]:
         model = f"results/models/mnist/multichannel/cnn/k{k}/model.pt"
-        ours = torch.load(workdir / model, weights_only=False)["state_dict"]
-        local = torch.load(tiny_run / model, weights_only=False)["state_dict"]
-        assert all(torch.equal(local[name], ours[name]) for name in local), k
+        mine = torch.load(ours / model, weights_only=False)["state_dict"]
+        theirs = torch.load(local / model, weights_only=False)["state_dict"]
+        assert all(torch.equal(theirs[name], mine[name]) for name in theirs), k
         certs = f"results/certificates/mnist/multichannel/cnn/k{k}.csv"
-        assert (workdir / certs).read_text() == (tiny_run / certs).read_text()
-    table = "results/tables/table1.csv"
-    pd.testing.assert_frame_equal(pd.read_csv(workdir / table), pd.read_csv(tiny_run / table))
+        assert (ours / certs).read_text() == (local / certs).read_text()
+    pd.testing.assert_frame_equal(pd.read_csv(ours / TABLE), pd.read_csv(local / TABLE))
+
+
+def table1_jobs(table1: dict) -> int:
+    """provenance, and per k: train, the vote shards, votes_gather, certificates; then table1."""
+    return 1 + len(table1["k"]) * (1 + table1["shards"] + 2) + 1
+
+
+@pytest.mark.skipif(REASON is not None, reason=str(REASON))
+def test_table1_through_slurm_equals_a_local_run(tiny_run, tmp_path):
+    workdir = tiny_workdir(tmp_path / "work")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    threads = {"train": 1, "votes_shard": 1}
+    assert threads == {r: config["compute"][r.split("_")[0]]["threads"] for r in threads}
+    exits = table1_through_slurm(workdir, tmp_path, threads)
+    assert exits == [0] * table1_jobs(config["table1"]) and len(exits) == 12, exits
+    assert_same_table1(workdir, tiny_run, config["table1"])
+
+
+def quick_workdir(workdir: Path) -> Path:
+    """A working directory with MNIST and the paper's config.yaml (the quick profile layers on)."""
+    (workdir / "data/mnist").mkdir(parents=True)
+    for name in MNIST_FILES:
+        (workdir / "data/mnist" / name).write_bytes((default_cache_dir() / name).read_bytes())
+    config = paper_config()
+    config["data_dir"] = str(workdir / "data")
+    write_config(workdir, config)
+    return workdir
+
+
+@pytest.mark.skipif(REASON is not None, reason=str(REASON))
+@pytest.mark.skipif(
+    os.environ.get("RANDABLATE_SLURM_QUICK") != "1",
+    reason="the quick profile's Table 1 through SLURM takes about 20 minutes: "
+    "set RANDABLATE_SLURM_QUICK=1 to run it",
+)
+def test_quick_profile_table1_through_slurm_equals_a_local_run(mnist, tmp_path):
+    local = quick_workdir(tmp_path / "local")
+    run = snakemake(local, TABLE, "--profile", str(QUICK), timeout=3000)
+    assert run.returncode == 0, run.stderr[-5000:]
+    overrides = yaml.safe_load((QUICK / "overrides.yaml").read_text())
+    threads = {"train": 2, "votes_shard": 1}
+    assert threads == {r: overrides["compute"][r.split("_")[0]]["threads"] for r in threads}
+    workdir = quick_workdir(tmp_path / "work")
+    exits = table1_through_slurm(
+        workdir, tmp_path, threads, "--configfile", str(QUICK / "overrides.yaml")
+    )
+    assert exits == [0] * table1_jobs(overrides["table1"]) and len(exits) == 17, exits
+    assert_same_table1(workdir, local, overrides["table1"])
+    table = pd.read_csv(workdir / TABLE)
+    assert (table["scale"] == "reduced").all() and len(table) == 3
