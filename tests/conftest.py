@@ -134,13 +134,18 @@ def tiny_config(data_dir: Path) -> dict:
     return config
 
 
-def tiny_workdir(workdir: Path) -> Path:
-    """Prepare `workdir` for a tiny pipeline run: MNIST copied in, the tiny config written."""
+def copy_mnist(workdir: Path) -> Path:
+    """Copy the verified MNIST files into `workdir`/data/mnist; return `workdir`/data."""
     data = workdir / "data"
     (data / "mnist").mkdir(parents=True)
     for name in MNIST_FILES:
         shutil.copy(default_cache_dir() / name, data / "mnist" / name)
-    write_config(workdir, tiny_config(data))
+    return data
+
+
+def tiny_workdir(workdir: Path) -> Path:
+    """Prepare `workdir` for a tiny pipeline run: MNIST copied in, the tiny config written."""
+    write_config(workdir, tiny_config(copy_mnist(workdir)))
     return workdir
 
 

@@ -6,7 +6,7 @@ SLURM job and that the models, certificates and table equal those of a local run
 seeds. Two sizes:
 
 - the tiny config's Table 1 (about 2 minutes), always;
-- the quick profile's Table 1 (`--configfile profiles/quick/overrides.yaml`; about 20 minutes
+- the quick profile's Table 1 (`--configfile profiles/quick/overrides.yaml`; about 18 minutes
   with its local run), only with RANDABLATE_SLURM_QUICK=1: run twice it would take CI past its
   30-minute limit on 2 cores.
 
@@ -25,10 +25,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, paper_config, snakemake, tiny_workdir, write_config
+from conftest import REPO, copy_mnist, paper_config, snakemake, tiny_workdir, write_config
 from slurm_cluster import slurm_cluster, unavailable_reason
-
-from randablate.data import MNIST_FILES, default_cache_dir
 
 REASON = unavailable_reason()
 if REASON is None and importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
@@ -105,11 +103,8 @@ def test_table1_through_slurm_equals_a_local_run(tiny_run, tmp_path):
 
 def quick_workdir(workdir: Path) -> Path:
     """A working directory with MNIST and the paper's config.yaml (the quick profile layers on)."""
-    (workdir / "data/mnist").mkdir(parents=True)
-    for name in MNIST_FILES:
-        (workdir / "data/mnist" / name).write_bytes((default_cache_dir() / name).read_bytes())
     config = paper_config()
-    config["data_dir"] = str(workdir / "data")
+    config["data_dir"] = str(copy_mnist(workdir))
     write_config(workdir, config)
     return workdir
 
@@ -117,7 +112,7 @@ def quick_workdir(workdir: Path) -> Path:
 @pytest.mark.skipif(REASON is not None, reason=str(REASON))
 @pytest.mark.skipif(
     os.environ.get("RANDABLATE_SLURM_QUICK") != "1",
-    reason="the quick profile's Table 1 through SLURM takes about 20 minutes: "
+    reason="the quick profile's Table 1 through SLURM takes about 18 minutes: "
     "set RANDABLATE_SLURM_QUICK=1 to run it",
 )
 def test_quick_profile_table1_through_slurm_equals_a_local_run(mnist, tmp_path):
