@@ -35,8 +35,13 @@ QUICK = REPO / "profiles/quick"
 TABLE = "results/tables/table1.csv"
 
 
-def table1_through_slurm(workdir: Path, tmp_path: Path, threads: dict, *extra: str) -> list:
-    """Build Table 1 in `workdir` with profiles/slurm on a fresh cluster; return exit codes."""
+def table1_through_slurm(workdir: Path, tmp_path: Path, compute: dict, *extra: str) -> list:
+    """Build Table 1 in `workdir` with profiles/slurm on a fresh cluster; return exit codes.
+
+    `compute` is the config's compute section: its threads, which the local run used, replace
+    the profile's, for equal results.
+    """
+    threads = {"train": compute["train"]["threads"], "votes_shard": compute["votes"]["threads"]}
     with slurm_cluster(tmp_path / "slurm") as env:
         saved = dict(os.environ)
         os.environ.update(env)
@@ -56,7 +61,6 @@ def table1_through_slurm(workdir: Path, tmp_path: Path, threads: dict, *extra: s
                 "--set-resources",
                 "train:gpu=0",
                 "votes_shard:gpu=0",
-                # The threads of the local run (config compute.*.threads), for equal results.
                 "--set-threads",
                 *(f"{rule}={n}" for rule, n in threads.items()),
                 "--jobs",
@@ -94,9 +98,7 @@ def table1_jobs(table1: dict) -> int:
 def test_table1_through_slurm_equals_a_local_run(tiny_run, tmp_path):
     workdir = tiny_workdir(tmp_path / "work")
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    threads = {"train": 1, "votes_shard": 1}
-    assert threads == {r: config["compute"][r.split("_")[0]]["threads"] for r in threads}
-    exits = table1_through_slurm(workdir, tmp_path, threads)
+    exits = table1_through_slurm(workdir, tmp_path, config["compute"])
     assert exits == [0] * table1_jobs(config["table1"]) and len(exits) == 12, exits
     assert_same_table1(workdir, tiny_run, config["table1"])
 
@@ -120,11 +122,9 @@ def test_quick_profile_table1_through_slurm_equals_a_local_run(mnist, tmp_path):
     run = snakemake(local, TABLE, "--profile", str(QUICK), timeout=3000)
     assert run.returncode == 0, run.stderr[-5000:]
     overrides = yaml.safe_load((QUICK / "overrides.yaml").read_text())
-    threads = {"train": 2, "votes_shard": 1}
-    assert threads == {r: overrides["compute"][r.split("_")[0]]["threads"] for r in threads}
     workdir = quick_workdir(tmp_path / "work")
     exits = table1_through_slurm(
-        workdir, tmp_path, threads, "--configfile", str(QUICK / "overrides.yaml")
+        workdir, tmp_path, overrides["compute"], "--configfile", str(QUICK / "overrides.yaml")
     )
     assert exits == [0] * table1_jobs(overrides["table1"]) and len(exits) == 17, exits
     assert_same_table1(workdir, local, overrides["table1"])
