@@ -311,3 +311,33 @@ def test_real_mnist_fetch_and_load(mnist_fetch):
     assert x.shape == (60000, 1, 28, 28)
     assert y[:5].tolist() == [5, 0, 4, 1, 9]
     assert torch.bincount(y, minlength=10).tolist() == TRAIN_LABEL_COUNTS
+
+
+def test_seeded_eval_subset_is_a_sorted_draw_without_replacement():
+    from randablate.data import eval_positions
+
+    positions = eval_positions(10_000, 2_000, "seeded", seed=7)
+    assert len(positions) == len(set(positions.tolist())) == 2_000
+    assert (np.diff(positions) > 0).all() and positions[0] >= 0 and positions[-1] < 10_000
+    assert np.array_equal(positions, eval_positions(10_000, 2_000, "seeded", seed=7))
+    assert not np.array_equal(positions, eval_positions(10_000, 2_000, "seeded", seed=8))
+    # both halves of MNIST's test set (easier first 5,000, harder last 5,000) are drawn from
+    assert 800 < (positions < 5_000).sum() < 1_200
+    assert np.array_equal(eval_positions(10_000, 5, "first", seed=7), np.arange(5))
+    assert np.array_equal(eval_positions(50, None, "seeded", seed=7), np.arange(50))
+    with pytest.raises(ValueError, match="subset"):
+        eval_positions(50, 5, "random", seed=7)
+
+
+def test_eval_images_follow_the_subset(mnist):
+    from randablate.data import eval_positions, load_eval_images
+    from randablate.seeding import derive_seed
+
+    directory = str(data.default_cache_dir())
+    spec = {"dataset": "mnist", "dir": directory, "count": 40, "subset": "seeded", "seed": 3}
+    images, labels, indices = load_eval_images(spec, 10, 20)
+    expected = eval_positions(10_000, 40, "seeded", derive_seed(3, "eval-subset", "mnist"))
+    assert np.array_equal(indices, expected[10:20])
+    test_images, test_labels = mnist["test"]
+    assert torch.equal(images, test_images[torch.from_numpy(indices)])
+    assert torch.equal(labels, test_labels[torch.from_numpy(indices)])

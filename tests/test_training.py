@@ -23,6 +23,9 @@ def test_paper_schedule_is_the_default():
         0.0,
     )
     assert [s.lr_at(e) for e in (1, 200, 201, 400)] == [0.01, 0.01, 0.001, 0.001]
+    # The authors resumed epoch 200's weights in a new run: a fresh optimizer at epoch 201 only.
+    assert [e for e in range(1, 401) if s.restarts_at(e)] == [201]
+    assert not TrainSettings(restart_optimizer=False).restarts_at(201)
 
 
 def test_bad_settings_are_refused():
@@ -388,14 +391,69 @@ def test_inconsistent_training_data_is_refused(tmp_path):
         train(colour_model(), encoding, 10, images, None, SETTINGS, tmp_path / "c.pt")
 
 
-def test_checkpoints_from_before_augmentation_still_resume(tmp_path):
-    images, labels = colour_data(16)
-    encoding = get_encoding("multichannel", 3)
-    settings = TrainSettings(epochs=2, batch_size=16, lr_schedule=[[1, 0.01]])
-    train(colour_model(), encoding, 50, images, labels, settings, tmp_path / "c.pt")
-    state = torch.load(tmp_path / "c.pt", weights_only=False)
-    del state["settings"]["augmentation"], state["settings"]["workers"]
-    state["epoch"], state["history"] = 1, state["history"][:1]
-    torch.save(state, tmp_path / "c.pt")
-    result = train(colour_model(), encoding, 50, images, labels, settings, tmp_path / "c.pt")
-    assert [h["epoch"] for h in result["history"]] == [1, 2]
+RESTARTED = TrainSettings(
+    epochs=4,
+    batch_size=16,
+    lr_schedule=[[1, 0.05], [3, 0.005]],
+    momentum=0.9,
+    checkpoint_every=1,
+)
+
+
+def sgd(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, fused=True)
+
+
+def staged_reference(restart: bool) -> torch.nn.Module:
+    """Epochs 1-2 at lr 0.05, then 3-4 at lr 0.005, with a new SGD (restart) or the same one."""
+    images, labels = toy_data(48)
+    encoding = get_encoding("multichannel", 1)
+    model = fresh_model()
+    optimizer = sgd(model, 0.05)
+    for epoch in (1, 2, 3, 4):
+        if epoch == 3:
+            if restart:
+                optimizer = sgd(model, 0.005)
+            for group in optimizer.param_groups:
+                group["lr"] = 0.005
+        training.train_epoch(model, encoding, 30, images, labels, optimizer, RESTARTED, epoch)
+    return model
+
+
+def test_a_new_learning_rate_starts_a_fresh_optimizer(tmp_path):
+    images, labels = toy_data(48)
+    encoding = get_encoding("multichannel", 1)
+    restarted = fresh_model()
+    train(restarted, encoding, 30, images, labels, RESTARTED, tmp_path / "a.pt")
+    assert same_weights(restarted, staged_reference(restart=True))
+    # momentum buffers hold only epochs 3-4: the checkpoint's optimizer is the fresh one
+    state = torch.load(tmp_path / "a.pt", weights_only=False)["optimizer"]["state"]
+    assert state and all(torch.isfinite(s["momentum_buffer"]).all() for s in state.values())
+
+    kept = fresh_model()
+    settings = TrainSettings(**{**vars(RESTARTED), "restart_optimizer": False})
+    train(kept, encoding, 30, images, labels, settings, tmp_path / "b.pt")
+    assert same_weights(kept, staged_reference(restart=False))
+    assert not same_weights(kept, restarted)  # the momentum carried over changed the weights
+
+
+@pytest.mark.parametrize("killed_in", [3, 4])
+def test_a_run_killed_around_the_restart_resumes_to_the_same_weights(
+    tmp_path, monkeypatch, killed_in
+):
+    images, labels = toy_data(48)
+    encoding = get_encoding("multichannel", 1)
+    real_epoch = training.train_epoch
+
+    def dies(*args, **kwargs):
+        if args[7] == killed_in:  # the epoch argument
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", dies)
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh_model(), encoding, 30, images, labels, RESTARTED, tmp_path / "run.pt")
+    monkeypatch.setattr(training, "train_epoch", real_epoch)
+    resumed = fresh_model()
+    train(resumed, encoding, 30, images, labels, RESTARTED, tmp_path / "run.pt")
+    assert same_weights(resumed, staged_reference(restart=True))

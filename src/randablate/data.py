@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from randablate.files import atomic_path
+from randablate.seeding import derive_seed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -601,13 +602,33 @@ def load_training_data(dataset: str, directory: str | os.PathLike) -> TrainingDa
     return TrainingData(images, labels, info.num_classes, len(images))
 
 
+def eval_positions(total: int, count: int | None, subset: str, seed: int) -> np.ndarray:
+    """Positions in a test set of `total` images of the `count` evaluated ones (all if None).
+
+    `subset` "first" takes positions 0..count-1; "seeded" draws `count` positions without
+    replacement from a generator seeded with `seed`, returned in increasing order.
+    """
+    if count is None or count >= total:
+        return np.arange(total, dtype=np.int64)
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if subset == "first":
+        return np.arange(count, dtype=np.int64)
+    if subset == "seeded":
+        chosen = np.random.default_rng(seed).choice(total, size=count, replace=False)
+        return np.sort(chosen).astype(np.int64)
+    raise ValueError(f"subset must be 'first' or 'seeded', got {subset!r}")
+
+
 def load_eval_images(
     data: Mapping[str, Any], start: int = 0, stop: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Evaluated images [start, stop) of a pipeline data spec: images, labels, image indices.
 
-    `data` has "dataset", "dir" and, for ImageNet, "subset" (the CSV of imagenet_eval_subset);
-    MNIST and CIFAR-10 evaluate their test sets in order, ImageNet the subset's rows.
+    `data` has "dataset", "dir" and, for ImageNet, "subset" (the CSV of imagenet_eval_subset).
+    MNIST and CIFAR-10 evaluate their test sets in order, or, where `data` has "count" (not
+    None), the test images at `eval_positions` of that count and data["subset"], with a seed
+    derived from data["seed"] and the data set.
     """
     dataset = data["dataset"]
     if dataset == "imagenet":
@@ -618,5 +639,10 @@ def load_eval_images(
         labels = torch.as_tensor(subset["label"].to_numpy(), dtype=torch.int64)
         return images, labels, subset["position"].to_numpy(dtype=np.int64)
     images, labels = load_split(dataset, data["dir"], "test")
-    stop = len(images) if stop is None else stop
-    return images[start:stop], labels[start:stop], np.arange(start, stop, dtype=np.int64)
+    positions = np.arange(len(images), dtype=np.int64)
+    if data.get("count") is not None:
+        seed = derive_seed(data["seed"], "eval-subset", dataset)
+        positions = eval_positions(len(images), data["count"], data["subset"], seed)
+    positions = positions[start:stop]
+    index = torch.from_numpy(positions)
+    return images[index], labels[index], positions

@@ -39,6 +39,9 @@ class TrainSettings:
     "resized-crop-flip" (ImageNet, Table 12: done by the Dataset's own transforms). `workers`:
     DataLoader worker processes when training from a Dataset; each epoch's random transforms are
     fixed by the seed and the number of workers, so reruns with both unchanged are identical.
+    `restart_optimizer`: at each epoch where `lr_schedule` starts a new rate, continue from the
+    weights with a fresh optimizer (SGD's momentum buffers, Adam's moments at zero), as the
+    authors did by resuming each stage's weights in a new run.
     """
 
     epochs: int = 400
@@ -53,6 +56,7 @@ class TrainSettings:
     max_train_images: int | None = None
     augmentation: str = "none"
     workers: int = 0
+    restart_optimizer: bool = True
 
     def __post_init__(self) -> None:
         if self.augmentation not in AUGMENTATIONS:
@@ -69,6 +73,12 @@ class TrainSettings:
             raise ValueError(f"lr_schedule must start at epoch 1, got {self.lr_schedule!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError("epochs, batch_size and checkpoint_every must be >= 1")
+
+    def restarts_at(self, epoch: int) -> bool:
+        """Whether (1-based) `epoch` begins with a fresh optimizer."""
+        return self.restart_optimizer and any(
+            int(start) == epoch for start, _ in self.lr_schedule[1:]
+        )
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate in (1-based) `epoch`."""
@@ -99,10 +109,6 @@ def augment_crop_flip(
     index = torch.arange(n, device=x.device).view(n, 1, 1, 1)
     channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
     return padded[index, channel, rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
-
-
-# Settings added after checkpoints were first written, with the values those checkpoints used.
-_NEW_SETTINGS = {"augmentation": "none", "workers": 0}
 
 
 def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -263,9 +269,7 @@ def train(
         if checkpoint.exists()
         else None
     )
-    if state is not None and (
-        {**_NEW_SETTINGS, **state["settings"]} != asdict(settings) or state["k"] != k
-    ):
+    if state is not None and (state["settings"] != asdict(settings) or state["k"] != k):
         if not discard_mismatched:
             raise ValueError(
                 f"checkpoint {checkpoint} was made with other settings; delete it to start over"
@@ -280,6 +284,9 @@ def train(
         first_epoch = state["epoch"] + 1
         log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
     for epoch in range(first_epoch, settings.epochs + 1):
+        if settings.restarts_at(epoch):
+            optimizer = _optimizer(model, settings)
+            log.info("epoch %d: a fresh optimizer, its state at zero", epoch)
         for group in optimizer.param_groups:
             group["lr"] = settings.lr_at(epoch)
         started = time.monotonic()

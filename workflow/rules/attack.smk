@@ -21,7 +21,7 @@ rule attack_shard:
         mem_mb=config["compute"]["attack"]["mem_mb"],
     params:
         checkpoint=f"{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        data=eval_data_params,
         positions=attack_shard_range,
         settings=attack_settings(),
         batch_size=config["attack"]["batch_size"],

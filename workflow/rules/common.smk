@@ -285,6 +285,19 @@ def data_params(wildcards):
     }
 
 
+def eval_data_params(wildcards):
+    """data_params plus which test images a data set's certificate table evaluates."""
+    data = data_params(wildcards)
+    if wildcards.dataset != "imagenet":
+        settings = section(wildcards.dataset)
+        data.update(
+            count=settings["num_images"],
+            subset=settings["subset"],
+            seed=config["seed"],
+        )
+    return data
+
+
 def section(dataset):
     """The config section holding a data set's certification settings."""
     return config[DATASETS[dataset]["section"]]

@@ -16,7 +16,7 @@ rule votes_shard:
         mem_mb=config["compute"]["votes"]["mem_mb"],
     params:
         checkpoint=f"{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
-        data=data_params,
+        data=eval_data_params,
         positions=shard_range,
         settings=vote_settings,
         seed=config["seed"],
@@ -52,7 +52,7 @@ use rule votes_shard as votes_shard_lee with:
         f"logs/benchmarks/{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
     params:
         checkpoint=f"{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
-        data=data_params,
+        data=eval_data_params,
         positions=shard_range,
         settings=lee_vote_settings,
         seed=config["seed"],

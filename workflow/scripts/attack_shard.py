@@ -3,11 +3,10 @@
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from randablate.attack import AttackSettings, attack_images
-from randablate.data import load_mnist
+from randablate.data import load_eval_images
 from randablate.devices import acquire_device
 from randablate.files import discard_if_older
 from randablate.smoothing import load_smoothed
@@ -27,7 +26,8 @@ def main():
     partial = Path(snakemake.params.checkpoint)
     if discard_if_older(partial, snakemake.input.model):
         log.info("removed %s: it predates the model", partial)
-    images, labels = load_mnist(snakemake.params.data_dir, "test")
+    # the first attack.num_images of the images Table 1 certifies
+    images, labels, indices = load_eval_images(snakemake.params.data, start, stop)
     settings = AttackSettings(**snakemake.params.settings)
     log.info("k=%d images %d..%d settings=%s", k, start, stop - 1, settings)
     with acquire_device(snakemake.params.lock_dir, log=log) as device:
@@ -40,9 +40,9 @@ def main():
         )
         attack_images(
             smoothed,
-            images[start:stop],
-            labels[start:stop],
-            np.arange(start, stop),
+            images,
+            labels,
+            indices,
             settings,
             snakemake.params.seed,
             snakemake.output.attack,

@@ -1,0 +1,83 @@
+"""Training speed of the paper's MNIST CNN on ablated images, in fp32 and bf16.
+
+    python benchmarks/train_epoch.py [--batches 60] [--k 45] [--threads 2]
+
+Runs `training.train_epoch` (shared keep-set per minibatch of 128, SGD with momentum, as in the
+paper) on the first `--batches` minibatches of real MNIST (random images when MNIST is absent:
+the cost does not depend on the pixels), once per precision, and prints the seconds per full
+epoch of 60,000 images and the projected hours for the paper's 400 epochs. Compare the two
+precisions as a ratio measured in one run; absolute times on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+from randablate import training
+from randablate.encoding import get_encoding
+from randablate.models import build_model
+from randablate.training import TrainSettings
+
+EPOCH_IMAGES, EPOCHS, BATCH = 60_000, 400, 128
+
+
+def mnist_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` MNIST training images, or random ones where MNIST is not at hand."""
+    directory = os.path.join(os.environ.get("RANDABLATE_DATA", "data"), "mnist")
+    try:
+        from randablate.data import load_mnist
+
+        images, labels = load_mnist(directory, "train")
+        return images[:count], labels[:count]
+    except Exception:
+        gen = torch.Generator().manual_seed(0)
+        return torch.rand(count, 1, 28, 28, generator=gen), torch.randint(0, 10, (count,))
+
+
+def seconds_per_epoch(precision: str, images, labels, k: int, device: str) -> float:
+    """Seconds one epoch of 60,000 images takes, from timing `len(images)` of them."""
+    settings = TrainSettings(batch_size=BATCH, precision=precision, epochs=1)
+    torch.manual_seed(0)
+    model = build_model("cnn", 2, 10).to(device)
+    optimizer = training._optimizer(model, settings)
+    encoding = get_encoding("multichannel", 1)
+    images, labels = images.to(device), labels.to(device)
+    warm = images[: 4 * BATCH], labels[: 4 * BATCH]
+    training.train_epoch(model, encoding, k, *warm, optimizer, settings, 1)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    training.train_epoch(model, encoding, k, images, labels, optimizer, settings, 2)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) * EPOCH_IMAGES / len(images)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=60, help="minibatches of 128 timed")
+    parser.add_argument("--k", type=int, default=45)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    images, labels = mnist_images(args.batches * BATCH)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"MNIST CNN, batch {BATCH}, k = {args.k}, {args.threads} CPU threads")
+    print("device  precision  s/epoch  h for 400 epochs")
+    rows = {}
+    for device in devices:
+        for precision in ("fp32", "bf16"):
+            seconds = seconds_per_epoch(precision, images, labels, args.k, device)
+            rows[device, precision] = seconds
+            print(f"{device:6}  {precision:9}  {seconds:7.1f}  {seconds * EPOCHS / 3600:6.2f}")
+    for device in devices:
+        ratio = rows[device, "fp32"] / rows[device, "bf16"]
+        print(f"{device}: bf16 is {ratio:.2f}x faster than fp32")
+
+
+if __name__ == "__main__":
+    main()
