@@ -34,13 +34,14 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/explanatory.smk"
+include: "workflow/rules/compared.smk"
+
+
+onsuccess:
+    print_run_summary()
 
 
 rule all:
     default_target: True
     input:
-        list(built_tables().values()),
-        built_figures(),
-        REPRODUCTION,
-        ATTACK_SOUNDNESS,
-        PROVENANCE,
+        default_targets(),

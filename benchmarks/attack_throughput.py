@@ -1,29 +1,38 @@
-"""Pointwise-attack throughput: queries per second and seconds per attacked image.
+"""Pointwise-attack throughput at the paper's settings: samples per query and seconds per image.
 
-    python benchmarks/attack_throughput.py [--model PATH] [--images 2] [--paper-queries 3]
-        [--paper-images 0] [--device cpu|cuda]
+    python benchmarks/attack_throughput.py [--model PATH] [--train-epochs 1] [--images 1]
+        [--starts 1] [--baseline-model PATH] [--baseline-images 0] [--device cpu|cuda]
 
-One query classifies one image with n_query fresh ablations (quick profile: 100 samples in bf16;
-paper: 10,000 in fp32). Queries per second are timed on the paper's MNIST CNN for both settings
-(the paper setting from only --paper-queries queries on a slow device). Seconds per attacked image
-are measured by attacking --images test images at the quick settings with a trained model (the
-quick profile's k = 45 model by default; random weights when it is absent, which the attack
-breaks in a few queries, so train it first for meaningful numbers). At the paper settings they
-are EXTRAPOLATED, unless --paper-images > 0 attacks that many images for real: the measured
-Pointwise queries per start (less its salt-and-pepper steps) plus the paper's starting-point
-steps, times 10 starts, times the measured time per paper query. The attack at n = 10,000 follows
-the vote noise less than at n = 100, so the number of queries per start differs; read the
-extrapolation as an order of magnitude.
+Smoothed classifier (k = 45): attacks --images test images at the paper's attack settings
+(config.yaml: n_query 10,000 in fp32, the authors' Foolbox 2 starting points, Foolbox's second
+phase) with the early decision on (`decision: sequential`, delta from config.yaml) and prints
+queries per image, samples per query, seconds per query and seconds per image (from --starts
+starts; the paper runs 10, so the per-image time scales with 10 / --starts). With the decision
+off (the paper's literal oracle, 10,000 samples every query) an attack takes hours on a CPU: it
+times --full-queries such queries and EXTRAPOLATES seconds per image from the queries per image
+measured with the decision on (the attack's path differs, its length about the same).
+--max-queries caps each start (a capped start's samples per query still count). The
+k = 45 model is --model when given (a model saved by the pipeline); else one is trained here
+briefly (--train-epochs epochs of Adam on ablated images): the output says which. A weak model
+is easier to break, which changes the queries per image, not the cost of one query.
+
+Unprotected CNN (k = 784), --baseline-images > 0: attacks that many test images at the paper's
+settings (10 starts) with Foolbox's second phase on and off, and prints the median verified L0
+and the queries per image of each (Table 2's CNN row: 9 pixels for Schott et al.'s CNN). The
+CNN is --baseline-model when given, else trained here (--train-epochs epochs of Adam).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+import yaml
 
 from randablate.attack import AttackSettings, SmoothedOracle, attack_image
 from randablate.data import load_mnist
@@ -31,102 +40,156 @@ from randablate.encoding import get_encoding
 from randablate.models import build_model, load_model
 from randablate.seeding import generator
 from randablate.smoothing import Smoothed
+from randablate.training import TrainSettings, train
 
-QUICK = {"n_query": 100, "precision": "bf16", "batch_size": 1000, "starts": 2, "init_steps": 20}
-PAPER = {"n_query": 10000, "precision": "fp32", "batch_size": 10000, "starts": 10}
-PAPER_INIT_STEPS, PAPER_IMAGES = 100, 275
+REPO = Path(__file__).resolve().parent.parent
 
 
-def seconds_per_query(smoothed: Smoothed, x: torch.Tensor, n: int, queries: int) -> float:
-    """Median seconds of one query (n fresh votes for one image), after one warm-up query."""
-    oracle = SmoothedOracle(smoothed, n, generator(0, smoothed.device))
-    oracle(x)
-    times = []
-    for _ in range(queries):
-        start = time.perf_counter()
-        oracle(x)
-        if smoothed.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def paper_settings(**changes: object) -> AttackSettings:
+    """The attack settings of config.yaml, with `changes`."""
+    attack = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]
+    names = {f.name for f in dataclasses.fields(AttackSettings)}
+    return AttackSettings(**{**{k: v for k, v in attack.items() if k in names}, **changes})
+
+
+def brief_model(k: int, images, labels, epochs: int, out: Path, device: str):
+    """A CNN trained for `epochs` epochs of Adam on images ablated to k pixels (brief)."""
+    model = build_model("cnn", 2, 10)
+    settings = TrainSettings(
+        epochs=epochs, optimizer="adam", lr_schedule=[[1, 0.001]], precision="bf16"
+    )
+    history = train(
+        model, get_encoding("multichannel", 1), k, images, labels, settings, out, device
+    )["history"]
+    return model.eval(), history[-1]["accuracy"]
+
+
+def get_model(path: str | None, k: int, mnist, epochs: int, device: str, tmp: Path):
+    """(model, description): the saved model at `path`, else a briefly trained one."""
+    if path:
+        model, meta = load_model(path)
+        if int(meta["k"]) != k:
+            raise SystemExit(f"{path} was trained with k = {meta['k']}, not {k}")
+        return model, f"{path} (k = {k})"
+    started = time.perf_counter()
+    model, accuracy = brief_model(k, *mnist, epochs, tmp / f"k{k}.ckpt", device)
+    return model, (
+        f"trained here: {epochs} epoch(s) of Adam at k = {k}, train accuracy {accuracy:.3f}, "
+        f"{time.perf_counter() - started:.0f} s (NOT the paper's 400 epochs of SGD)"
+    )
+
+
+def attack(smoothed: Smoothed, images, labels, count: int, settings: AttackSettings) -> dict:
+    """Attack the first `count` test images the smoothed classifier gets right; totals."""
+    results, position = [], 0
+    started = time.perf_counter()
+    while len(results) < count and position < len(images):
+        result = attack_image(
+            smoothed, images[position : position + 1], int(labels[position]), position, settings, 0
+        )
+        position += 1
+        if result.status != "clean":
+            results.append(result)
+            print(
+                f"  image {result.index}: {result.status}, L0 {result.l0:g}, {result.queries} "
+                f"queries, {result.samples / max(result.queries, 1):.0f} samples/query, "
+                f"{result.seconds:.0f} s",
+                flush=True,
+            )
+    seconds = time.perf_counter() - started
+    queries = sum(r.queries for r in results)
+    return {
+        "images": len(results),
+        "seconds_per_image": seconds / max(len(results), 1),
+        "queries_per_image": queries / max(len(results), 1),
+        "samples_per_query": sum(r.samples for r in results) / max(queries, 1),
+        "seconds_per_query": seconds / max(queries, 1),
+        "median_l0": float(np.median([r.l0 for r in results])) if results else float("nan"),
+        "budget_bound": sum(r.budget_bound for r in results),
+        "statuses": {s: sum(r.status == s for r in results) for s in {r.status for r in results}},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default_model = "results/models/mnist/multichannel/cnn/k45/model.pt"
-    parser.add_argument("--model", default=default_model, help="trained base classifier")
+    parser.add_argument("--model", help="trained k = 45 model (else one is trained briefly)")
     parser.add_argument("--data-dir", default="data/mnist", help="MNIST IDX files")
-    parser.add_argument("--images", type=int, default=2, help="images attacked at quick settings")
-    parser.add_argument("--quick-queries", type=int, default=30, help="timed quick queries")
-    parser.add_argument("--paper-queries", type=int, default=3, help="timed paper queries")
-    parser.add_argument("--paper-images", type=int, default=0, help="images attacked for real")
+    parser.add_argument("--images", type=int, default=1, help="images attacked at k = 45")
+    parser.add_argument("--starts", type=int, default=1, help="starts per image at k = 45")
+    parser.add_argument(
+        "--max-queries", type=int, help="k = 45: cap per start (default: config.yaml's)"
+    )
+    parser.add_argument("--full-queries", type=int, default=5, help="timed 10,000-sample queries")
+    parser.add_argument("--train-epochs", type=int, default=1, help="epochs of a brief model")
+    parser.add_argument("--baseline-model", help="trained k = 784 model (else trained briefly)")
+    parser.add_argument("--baseline-images", type=int, default=0, help="CNN images, phase 2 on/off")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--tmp", default="/tmp/attack_throughput", help="brief models' files")
     args = parser.parse_args()
 
+    tmp = Path(args.tmp)
+    tmp.mkdir(parents=True, exist_ok=True)
+    train_set = load_mnist(args.data_dir, "train")
     images, labels = load_mnist(args.data_dir, "test")
-    if Path(args.model).is_file():
-        model, meta = load_model(args.model)
-        k, source = int(meta["k"]), args.model
-    else:
-        torch.manual_seed(0)
-        model, k, source = build_model("cnn", 2, 10).eval(), 45, "random weights (no model file)"
     encoding = get_encoding("multichannel", 1)
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads")
-    print(f"model: {source}, k = {k}")
-    x = images[:1]
-    per_query = {}
-    for name, setting, queries in (
-        ("quick", QUICK, args.quick_queries),
-        ("paper", PAPER, args.paper_queries),
-    ):
-        smoothed = Smoothed(
-            model, k, encoding, 10, setting["batch_size"], setting["precision"], args.device
+    base = paper_settings()
+    print(f"paper settings (config.yaml): {base}")
+
+    if args.images > 0:
+        model, source = get_model(args.model, 45, train_set, args.train_epochs, args.device, tmp)
+        print(f"k = 45 model: {source}")
+        smoothed = Smoothed(model, 45, encoding, 10, 10_000, "fp32", args.device)
+        cap = args.max_queries or base.max_queries
+        settings = dataclasses.replace(
+            base, starts=args.starts, decision="sequential", max_queries=cap
         )
-        per_query[name] = seconds_per_query(smoothed, x, setting["n_query"], queries)
+        out = attack(smoothed, images, labels, args.images, settings)
+        at_ten = out["seconds_per_image"] * 10 / args.starts
         print(
-            f"{name:6} n_query {setting['n_query']:6} {setting['precision']}: "
-            f"{1 / per_query[name]:8.1f} queries/s, {1000 * per_query[name]:8.1f} ms/query "
-            f"(median of {queries} queries)"
+            f"k = 45, early decision ON  (measured, cap {cap} queries a start): "
+            f"{out['images']} image(s) x {args.starts} "
+            f"start(s): {out['queries_per_image']:.0f} queries/image, "
+            f"{out['samples_per_query']:.0f} samples/query, "
+            f"{out['seconds_per_query'] * 1000:.1f} ms/query, "
+            f"{out['seconds_per_image']:.0f} s/image ({at_ten:.0f} s/image at 10 starts), "
+            f"verified L0 median {out['median_l0']:g}, budget bound on {out['budget_bound']}, "
+            f"{out['statuses']}"
+        )
+        # The literal oracle draws 10,000 samples every query: time such queries, and scale by
+        # the same number of queries (the attack's path differs, its length about the same).
+        oracle = SmoothedOracle(smoothed, base.n_query, generator(0), label=int(labels[0]))
+        oracle(images[:1])
+        times = []
+        for _ in range(args.full_queries):
+            started = time.perf_counter()
+            oracle(images[:1])
+            times.append(time.perf_counter() - started)
+        per_query = statistics.median(times)
+        full_image = per_query * out["queries_per_image"]
+        print(
+            f"k = 45, early decision OFF (EXTRAPOLATED: median of {args.full_queries} timed "
+            f"{base.n_query}-sample queries x the queries/image above): {base.n_query} "
+            f"samples/query, {per_query * 1000:.1f} ms/query, {full_image:.0f} s/image "
+            f"({full_image * 10 / args.starts:.0f} s/image at 10 starts)"
         )
 
-    def attack(setting: dict, init_steps: int, count: int) -> tuple[float, float, float]:
-        smoothed = Smoothed(
-            model, k, encoding, 10, setting["batch_size"], setting["precision"], args.device
+    if args.baseline_images > 0:
+        model, source = get_model(
+            args.baseline_model, 784, train_set, args.train_epochs, args.device, tmp
         )
-        settings = AttackSettings(
-            n_query=setting["n_query"], starts=setting["starts"], init_steps=init_steps
-        )
-        started = time.perf_counter()
-        results = [
-            attack_image(smoothed, images[i : i + 1], int(labels[i]), i, settings, seed=0)
-            for i in range(count)
-        ]
-        seconds = (time.perf_counter() - started) / count
-        queries = sum(r.queries for r in results) / count
-        starts = [q for r in results for q in r.start_queries if q > 0]
-        pointwise = statistics.mean(starts) - (init_steps + 2) if starts else 0.0
-        return seconds, queries, max(pointwise, 0.0)
-
-    seconds, queries, pointwise = attack(QUICK, QUICK["init_steps"], args.images)
-    print(
-        f"quick  attack (measured, {args.images} images, {QUICK['starts']} starts): "
-        f"{seconds:.1f} s/image, {queries:.0f} queries/image, "
-        f"about {pointwise:.0f} Pointwise queries per start"
-    )
-    per_start = pointwise + PAPER_INIT_STEPS + 2
-    estimate = PAPER["starts"] * per_start * per_query["paper"]
-    print(
-        f"paper  attack (EXTRAPOLATED: {PAPER['starts']} starts x ({pointwise:.0f} Pointwise "
-        f"+ {PAPER_INIT_STEPS + 2} starting-point queries) x {1000 * per_query['paper']:.1f} "
-        f"ms/query): {estimate:.0f} s/image, {estimate * PAPER_IMAGES / 3600:.1f} h for "
-        f"{PAPER_IMAGES} images on one device"
-    )
-    if args.paper_images > 0:
-        seconds, queries, _ = attack(PAPER, PAPER_INIT_STEPS, args.paper_images)
-        print(
-            f"paper  attack (measured, {args.paper_images} images, {PAPER['starts']} starts): "
-            f"{seconds:.1f} s/image, {queries:.0f} queries/image"
-        )
+        print(f"k = 784 (unprotected CNN): {source}")
+        smoothed = Smoothed(model, 784, encoding, 10, 10_000, "fp32", args.device)
+        for phase2 in (True, False):
+            settings = dataclasses.replace(base, l2_binary_search=phase2)
+            out = attack(smoothed, images, labels, args.baseline_images, settings)
+            print(
+                f"k = 784, second phase {'on ' if phase2 else 'off'}: {out['images']} images x "
+                f"{settings.starts} starts: median verified L0 {out['median_l0']:g} pixels, "
+                f"{out['queries_per_image']:.0f} queries/image, "
+                f"{out['seconds_per_image']:.1f} s/image, budget bound on "
+                f"{out['budget_bound']}, {out['statuses']}"
+            )
 
 
 if __name__ == "__main__":

@@ -173,6 +173,17 @@ def main() -> None:
                     f"{device:8}   speed-up of randablate {precision} over the loop: {ratio:.1f}x"
                 )
             model.to("cpu")
+    # Table 1 at the paper's scale: 20 values of k, 10,000 test images, n0 + n + n_predict
+    # samples each (n0 + n when the prediction shares the n bound votes, the default).
+    for device in devices:
+        for precision in ("fp32", "bf16"):
+            ms = rows[(device, precision)]
+            shared = 20 * 10_000 * ms / 1000 / 3600
+            separate = shared * (N0 + 2 * N) / (N0 + N)
+            print(
+                f"{device:8} {precision}: Table 1 vote counting ~{shared:,.1f} h "
+                f"({separate:,.1f} h with separate prediction samples)"
+            )
     flops = forward_flops(model, (1, encoding.out_channels, 28, 28))
     per_image = flops * (N0 + N)
     print(

@@ -22,7 +22,7 @@ from randablate.encoding import get_encoding
 from randablate.models import build_model
 from randablate.training import TrainSettings
 
-EPOCH_IMAGES, EPOCHS, BATCH = 60_000, 400, 128
+EPOCH_IMAGES, EPOCHS, BATCH, TABLE1_MODELS = 60_000, 400, 128, 20
 
 
 def mnist_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,6 +77,12 @@ def main() -> None:
     for device in devices:
         ratio = rows[device, "fp32"] / rows[device, "bf16"]
         print(f"{device}: bf16 is {ratio:.2f}x faster than fp32")
+        for precision in ("fp32", "bf16"):
+            hours = TABLE1_MODELS * EPOCHS * rows[device, precision] / 3600
+            print(
+                f"{device}: Table 1's {TABLE1_MODELS} models x {EPOCHS} epochs in {precision}: "
+                f"~{hours:,.1f} {'GPU-' if device == 'cuda' else 'CPU-'}hours of training"
+            )
 
 
 if __name__ == "__main__":

@@ -169,3 +169,22 @@ def write_imagenet(
             image = Image.fromarray(_class_image(c, height, width, rng))
             name = f"ILSVRC2012_val_{next(val_numbers):08d}.JPEG"
             image.save(root / "val" / wnid / name, format="JPEG", quality=95)
+
+
+def write_imagenet_listing(
+    root: Path, classes: int = 1000, val_per_class: int = 50, seed: int = 0
+) -> None:
+    """Write ImageNet's folder layout with empty files, for code that only lists the files.
+
+    train/ has one empty folder per class; val/ has `val_per_class` empty JPEG files per class,
+    numbered 1.. in a seeded random order across classes, as in ILSVRC2012.
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    val_numbers = iter(rng.permutation(classes * val_per_class) + 1)
+    for c in range(classes):
+        wnid = imagenet_wnid(c)
+        (root / "train" / wnid).mkdir(parents=True, exist_ok=True)
+        (root / "val" / wnid).mkdir(parents=True, exist_ok=True)
+        for _ in range(val_per_class):
+            (root / "val" / wnid / f"ILSVRC2012_val_{next(val_numbers):08d}.JPEG").touch()

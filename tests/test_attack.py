@@ -12,16 +12,21 @@ from conftest import REPO, dry_run, paper_config, snakemake, write_config
 from torch import nn
 
 from randablate import attack as attack_module
-from randablate import attack_report
+from randablate import attack_report, certificates
 from randablate.attack import (
     AttackSettings,
     SmoothedMisclassification,
     SmoothedOracle,
+    StartResult,
     attack_image,
     attack_images,
     attack_start,
+    foolbox2_salt_and_pepper,
     is_adversarial_counts,
     l0_pixels,
+    max_adversarial_margin,
+    sequential_decision,
+    sequential_schedule,
 )
 from randablate.encoding import get_encoding
 from randablate.seeding import derive_seed
@@ -70,7 +75,7 @@ def smoothed(model: nn.Module, k: int) -> Smoothed:
     return Smoothed(model, k, ENCODING, 10, batch_size=4000, device="cpu")
 
 
-SETTINGS = AttackSettings(n_query=30, starts=3, init_steps=10, max_queries=600)
+SETTINGS = AttackSettings(n_query=30, starts=3, max_queries=5000)
 
 
 def first_correct(smoothed_model: Smoothed, mnist, skip: int = 0) -> tuple[torch.Tensor, int, int]:
@@ -98,25 +103,145 @@ def test_abstention_counts_as_adversarial():
 
 def test_criterion_on_the_smoothed_classifier_treats_abstention_as_success():
     x = torch.full((1, 1, 28, 28), 0.5)
-    criterion = SmoothedMisclassification(torch.tensor([0]), alpha=0.05)
+    criterion = SmoothedMisclassification()
     # k = d/2: the top-left pixel is kept half of the time, so the votes split about 50/50
     # between classes 0 and 1 and the smoothed classifier abstains: adversarial for label 0.
-    split = SmoothedOracle(smoothed(PixelZeroVoter(), 392), 200, torch.Generator().manual_seed(0))
-    counts = split(x)
-    assert counts.sum().item() == 200 and counts[0, 0] + counts[0, 1] == 200
-    assert 60 < counts[0, 0] < 140
-    assert criterion(x, counts).tolist() == [True]
+    split = SmoothedOracle(
+        smoothed(PixelZeroVoter(), 392), 200, torch.Generator().manual_seed(0), label=0
+    )
+    out = split(x)
+    counts = out[0, :-1].numpy().astype(np.int64)
+    assert counts.sum() == 200 and counts[0] + counts[1] == 200
+    assert 60 < counts[0] < 140
+    assert criterion(x, out).tolist() == [True]
+    assert is_adversarial_counts(counts[None], [0], 0.05).tolist() == [True]
     # k = 780: the pixel is kept 99.5% of the time: class 0 wins clearly, not adversarial.
-    kept = SmoothedOracle(smoothed(PixelZeroVoter(), 780), 200, torch.Generator().manual_seed(0))
+    kept = SmoothedOracle(
+        smoothed(PixelZeroVoter(), 780), 200, torch.Generator().manual_seed(0), label=0
+    )
     assert criterion(x, kept(x)).tolist() == [False]
 
 
 def test_oracle_budget_refuses_queries_without_votes():
-    oracle = SmoothedOracle(smoothed(PixelZeroVoter(), 780), 50, max_queries=2)
+    oracle = SmoothedOracle(smoothed(PixelZeroVoter(), 780), 50, max_queries=2, label=1)
     x = torch.zeros(1, 1, 28, 28)
-    answers = [oracle(x).sum().item() for _ in range(3)]
-    assert answers == [50, 50, 0]
+    answers = [oracle(x) for _ in range(3)]
+    assert [a[0, :-1].sum().item() for a in answers] == [50, 50, 0]
+    # Label 1: class 0 wins, so the first two are adversarial; the refused one is not.
+    assert [a[0, -1].item() for a in answers] == [1.0, 1.0, 0.0]
     assert (oracle.queries, oracle.refused) == (2, 1)
+
+
+def draw_from(stream: np.ndarray, classes: int = 10):
+    """A `draw(m)` over a fixed stream of votes: the next m votes' counts."""
+    position = [0]
+
+    def draw(m: int) -> np.ndarray:
+        votes = stream[position[0] : position[0] + m]
+        position[0] += m
+        return np.bincount(votes, minlength=classes)
+
+    return draw, position
+
+
+def full_test(stream: np.ndarray, label: int, alpha: float = 0.05) -> bool:
+    return bool(is_adversarial_counts(np.bincount(stream, minlength=10)[None], [label], alpha)[0])
+
+
+def test_margin_is_the_largest_unseparated_lead():
+    # Brute force over every vote pair (a, b) with a + b <= n.
+    for n, alpha in ((120, 0.05), (300, 0.01)):
+        a, b = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        pairs = np.stack([a.ravel(), b.ravel()], axis=1)
+        pairs = pairs[(pairs.sum(axis=1) <= n) & (pairs.sum(axis=1) > 0)]
+        unseparated = certificates.predict_from_counts(pairs, alpha) != 0
+        best = int((pairs[unseparated, 0] - pairs[unseparated, 1]).max())
+        assert max_adversarial_margin(n, alpha) == best
+    assert sequential_schedule(10_000) == [64, 128, 256, 512, 1024, 2048, 4096, 8192]
+    assert sequential_schedule(50) == []
+
+
+@pytest.mark.parametrize(
+    "probabilities",
+    [[0.99, 0.01], [0.6, 0.4], [0.53, 0.47], [0.5, 0.5], [0.45, 0.55], [0.2, 0.4, 0.4]],
+)
+def test_sequential_decisions_agree_with_the_full_test(probabilities):
+    """Known vote probabilities: early answers differ from the full test at most at rate delta."""
+    rng = np.random.default_rng(len(probabilities) * 1000 + int(100 * probabilities[0]))
+    p = np.zeros(10)
+    p[: len(probabilities)] = probabilities
+    n, delta, trials = 2000, 0.05, 300
+    differ = early = used = 0
+    for _ in range(trials):
+        stream = rng.choice(10, size=n, p=p)
+        draw, position = draw_from(stream)
+        adversarial, counts, stopped = sequential_decision(draw, 0, n, 0.05, delta, 10)
+        assert counts.sum() == position[0]
+        differ += adversarial != full_test(stream, 0)
+        early += stopped
+        used += position[0]
+        if not stopped:  # the fallback is the full test on all n votes
+            assert position[0] == n and adversarial == full_test(stream, 0)
+    # Allowed: delta per query; 3 binomial standard deviations of slack.
+    assert differ <= trials * delta + 3 * np.sqrt(trials * delta)
+    if abs(probabilities[0] - max(probabilities[1:])) >= 0.2:
+        assert early == trials and used / trials < n / 4  # far from the boundary: early
+
+
+def test_early_answer_is_rare_against_the_worst_full_counts():
+    """Given full counts just inside "adversarial" (lead M) or just outside (lead 1), the first
+    m votes are a draw without replacement: an early contrary answer stays below delta."""
+    rng = np.random.default_rng(3)
+    n, delta, alpha = 2000, 0.2, 0.05
+    margin = max_adversarial_margin(n, alpha)
+    a = (n + margin) // 2
+    worst_adversarial = np.repeat([0, 1], [a, n - a])
+    assert full_test(worst_adversarial, 0) and a - (n - a) in (margin, margin - 1)
+    # The smallest lead that the full test separates at alpha = 0.9 (about 6 votes).
+    a = next(a for a in range(n // 2, n) if not full_test(np.repeat([0, 1], [a, n - a]), 0, 0.9))
+    assert 2 * a - n <= 10
+    worst_clean = np.repeat([0, 1], [a, n - a])
+    for votes, expected, level in ((worst_adversarial, True, alpha), (worst_clean, False, 0.9)):
+        wrong = 0
+        for _ in range(2000):
+            draw, _ = draw_from(rng.permutation(votes))
+            adversarial, _, stopped = sequential_decision(draw, 0, n, level, delta, 10)
+            wrong += stopped and adversarial != expected
+        assert wrong <= 2000 * delta
+
+
+def test_oracle_decides_early_on_a_classifier_with_known_votes():
+    x = torch.full((1, 1, 28, 28), 0.5)
+    # k = 780: class 0 with probability 780/784: "not adversarial" from the first 64 votes.
+    kept = SmoothedOracle(
+        smoothed(PixelZeroVoter(), 780),
+        10_000,
+        torch.Generator().manual_seed(0),
+        label=0,
+        delta=1e-4,
+    )
+    answers = [kept(x)[0, -1].item() for _ in range(5)]
+    assert answers == [0.0] * 5 and kept.samples == 5 * 64 and kept.early == 5
+    # k = 200: class 0 with probability 200/784: "adversarial" early, well before 10,000 votes.
+    lost = SmoothedOracle(
+        smoothed(PixelZeroVoter(), 200),
+        10_000,
+        torch.Generator().manual_seed(0),
+        label=0,
+        delta=1e-4,
+    )
+    assert [lost(x)[0, -1].item() for _ in range(5)] == [1.0] * 5
+    assert lost.early == 5 and lost.samples <= 5 * 512
+    # k = 396: class 0 with probability 0.505: undecided early, so the full 10,000-vote test.
+    close = SmoothedOracle(
+        smoothed(PixelZeroVoter(), 396),
+        10_000,
+        torch.Generator().manual_seed(0),
+        label=0,
+        delta=1e-4,
+    )
+    close(x)
+    assert close.samples == 10_000 and close.early == 0
 
 
 def test_oracle_at_k_equal_d_is_the_plain_classifier(linear_model, mnist):
@@ -256,31 +381,48 @@ def fake_attack(l0: list[float], status: list[str], adv_prediction: list[int]) -
     }
 
 
-def test_table2_median_counts_unbroken_images_and_labels_quoted_rows():
+def test_table2_reports_the_verified_median_and_labels_quoted_rows():
     status = ["clean", "broken", "broken", "broken", "unbroken"]
-    table = attack_report.attack_table(
-        fake_attack([0, 10, 20, 30, np.inf], status, [5, 4, -1, 3, 3])
-    )
-    assert table["verified"].tolist() == [True, True, True, False, False]
+    attack = fake_attack([0, 10, 20, 30, np.inf], status, [5, 4, 3, -1, 3])
+    attack["budget_bound"] = np.array([False, False, True, False, True])
+    table = attack_report.attack_table(attack)
+    # Image 2's adversarial example predicts its label on a fresh query: query_fooled, inf.
+    assert table["verified"].tolist() == [True, True, False, True, False]
+    assert table["status"].tolist() == ["clean", "broken", "query_fooled", "broken", "unbroken"]
+    assert table["attack_l0"].tolist() == [0, 10, np.inf, 30, np.inf]
+    assert table["query_l0"].tolist() == [0, 10, 20, 30, np.inf]
     paper = pd.read_csv(REPO / "resources/paper/table2_mnist_pointwise.csv")
-    settings = {"alpha": 0.05, "init_steps": 100, "l2_binary_search": False}
+    settings = {"alpha": 0.05, "init": "foolbox2", "l2_binary_search": True, "delta": 1e-4}
     out = attack_report.table2(paper, {"ours": table}, settings, "reduced")
     assert out["kind"].tolist() == ["quoted"] * 7 + ["measured"]
     assert out["median_attack_magnitude"].tolist()[:7] == paper["median_attack_magnitude"].tolist()
     assert out["source"].iloc[0].startswith("Schott et al. 2019, as quoted")
     ours = out.iloc[-1]
-    # Magnitudes 0, 10, 20, 30, inf: the unbroken image is kept (as inf), median 20.
-    assert ours["median_attack_magnitude"] == 20.0
-    # Image 3's adversarial example predicts its label on a fresh query: counted unbroken.
-    assert ours["median_attack_magnitude_verified"] == 20.0
+    # Verified magnitudes 0, 10, inf, 30, inf: median 30 (the query path's would be 20).
+    assert ours["median_attack_magnitude"] == 30.0 and ours["median_query_l0"] == 20.0
     assert (ours["images"], ours["unbroken"], ours["clean_adversarial"]) == (5, 1, 1)
-    assert ours["accuracy_pct"] == 80.0 and ours["broken_unverified"] == 1
+    assert (ours["broken"], ours["query_fooled"], ours["budget_bound"]) == (2, 1, 2)
+    assert ours["accuracy_pct"] == 80.0 and ours["accuracy_images"] == 5
+    assert ours["init"] == "foolbox2" and bool(ours["l2_binary_search"]) is True
     two_unbroken = attack_report.attack_table(
         fake_attack(
             [0, 10, np.inf, np.inf], ["clean", "broken", "unbroken", "unbroken"], [5, 4, 3, 3]
         )
     )
     assert attack_report.summarize_attack(two_unbroken)["median_attack_magnitude"] == np.inf
+
+
+def test_table2_accuracy_is_table1s_over_the_certified_images():
+    """The paper's 96.7% is Table 1's accuracy (whole test set): ours is over Table 1's images."""
+    table = attack_report.attack_table(fake_attack([0, 10], ["clean", "broken"], [5, 4]))
+    certs = pd.DataFrame({"index": np.arange(40), "label": np.full(40, 3)})
+    certs["prediction"] = np.where(np.arange(40) < 37, 3, -1)  # 37 of 40 right: 92.5%
+    paper = pd.read_csv(REPO / "resources/paper/table2_mnist_pointwise.csv")
+    out = attack_report.table2(paper, {"ours": table}, {}, "reduced", {"ours": certs})
+    ours = out.iloc[-1]
+    assert (ours["accuracy_pct"], ours["accuracy_images"]) == (92.5, 40)
+    assert ours["attacked_accuracy_pct"] == 50.0
+    assert "Table 1's 40 certified test images" in ours["accuracy_over"]
 
 
 def test_soundness_flags_misclassification_within_the_certified_radius():
@@ -298,10 +440,11 @@ def test_soundness_flags_misclassification_within_the_certified_radius():
     table = attack_report.attack_table(attack, certs)
     assert table["radius"].tolist() == [8, 8, 8, 8, -1]
     sound = attack_report.soundness_table(table)
-    # 0: L0 5 <= 8 and predicts 4: flagged. 1: abstains: not a contradiction. 2: predicts the
-    # certified class. 3: L0 9 > 8. 4: no certificate.
+    # 0: L0 5 <= 8 and predicts 4: flagged. 1: abstains: not a contradiction. 2: a fresh query
+    # predicts the label: query_fooled, magnitude inf. 3: L0 9 > 8. 4: no certificate.
     assert sound["flag"].tolist() == [True, False, False, False, False]
-    assert sound["within_radius"].tolist() == [True, True, True, False, False]
+    assert sound["within_radius"].tolist() == [True, True, False, False, False]
+    assert sound["status"].tolist()[2] == "query_fooled" and sound["query_l0"].tolist()[2] == 5
     with pytest.raises(ValueError, match="no certificate for attacked image"):
         attack_report.attack_table(fake_attack([1] * 6, ["broken"] * 6, [1] * 6), certs, "c.csv")
 
@@ -311,16 +454,23 @@ def test_statuses_agree_between_attack_and_report():
         attack_report.CLEAN,
         attack_report.BROKEN,
         attack_report.UNBROKEN,
+        attack_report.QUERY_FOOLED,
     )
 
 
 def test_figure_of_adversarial_examples(tmp_path):
-    attack = fake_attack([3, 4, np.inf], ["broken", "broken", "unbroken"], [-1, 7, 3])
-    attack["clean_image"] = np.random.default_rng(0).random((3, 1, 28, 28))
+    status = ["broken", "broken", "unbroken", "broken", "query_fooled"]
+    attack = fake_attack([3, 4, np.inf, 5, np.inf], status, [-1, 7, 3, 3, 3])
+    attack["query_l0"] = np.array([3, 4, np.inf, 5, 6.0])
+    attack["clean_image"] = np.random.default_rng(0).random((5, 1, 28, 28))
     attack["adv_image"] = attack["clean_image"].copy()
+    # Image 3 (an older file's "broken") and image 4 do not hold up on a fresh query: not shown.
     positions = attack_report.pick_examples(attack, 0, 4)
     assert positions.tolist() == [0, 1]
     assert attack_report.pick_examples(attack, 2, 4).tolist() == []
+    assert attack_report.run_summary(attack).startswith(
+        "of 5 attacked images: 2 broken (adversarial on a fresh full query), 2 not adversarial"
+    )
     attack_report.plot_adversarial_examples(attack, positions, tmp_path / "f.png", "title")
     assert (tmp_path / "f.png").stat().st_size > 5000
     attack_report.plot_adversarial_examples(attack, positions[:0], tmp_path / "e.png", "none")
@@ -341,7 +491,9 @@ def test_dry_run_of_table2_at_the_papers_config(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda a: a.update(k=900), "attack.k = 900; expected 1 <= k <= d = 784"),
+        (lambda a: a.update(k=900), "900 is greater than the maximum of 784"),
+        (lambda a: a.update(decision="fast"), "'fast' is not one of ['sequential', 'full']"),
+        (lambda a: a.update(delta=0), "0 is less than or equal to the minimum of 0"),
         (lambda a: a.update(num_images=20000), "attack.num_images = 20000; expected at most"),
         (lambda a: a.update(n_query=5), "attack.n_query = 5; expected at least 6"),
         (lambda a: a.update(shards=300), "attack.shards = 300; expected at most"),
@@ -380,3 +532,92 @@ def test_tiny_pipeline_builds_table2_soundness_and_figures(tiny_run):
         assert (tiny_run / f"results/figures/{figure}.png").stat().st_size > 3000
     log = (tiny_run / "logs/results/attack/mnist/multichannel/cnn/k30/shard-0-of-1.log").read_text()
     assert "attacked 2/2 images" in log and "device: cpu" in log
+
+
+def test_foolbox2_starting_point_keeps_the_fewest_changed_pixels():
+    """Foolbox 2's salt and pepper: a candidate is queried only if it changes fewer pixels than
+    the best so far; each sweep stops at its first adversarial one; the fewest pixels win."""
+    x = torch.full((1, 1, 28, 28), 0.5)
+    queried: list[int] = []
+
+    def needs_60_pixels(z: torch.Tensor) -> bool:
+        queried.append(int(l0_pixels(x, z)))
+        return queried[-1] >= 60
+
+    start = foolbox2_salt_and_pepper(needs_60_pixels, x, 100, 10, np.random.default_rng(0))
+    best = int(l0_pixels(x, start))
+    adversarial = [q for q in queried if q >= 60]
+    assert best == min(adversarial) >= 60
+    # Every query after the first find changes fewer pixels than the best before it.
+    firsts = [i for i, q in enumerate(queried) if q >= 60]
+    for i in range(firsts[0] + 1, len(queried)):
+        assert queried[i] < min(q for q in queried[:i] if q >= 60)
+    assert len(adversarial) <= 10 and len(queried) <= 1000
+    # Salt and pepper: changed pixels are 0 or 1, the same in every channel.
+    assert set(start[start != x].tolist()) <= {0.0, 1.0}
+    # The first sweep raises p by 1/100 per query until about 60 of 784 pixels change.
+    assert 4 <= firsts[0] + 1 <= 15
+    assert foolbox2_salt_and_pepper(lambda z: False, x, 5, 2, np.random.default_rng(0)) is None
+
+
+def test_second_phase_only_lowers_l0(linear_model, mnist):
+    """k = d: the first phase is the same with the second phase on or off (same seeds); the
+    second then only resets pixels or moves values, so L0 never grows and costs queries."""
+    model = smoothed(linear_model, 784)
+    x, label, index = first_correct(model, mnist, skip=20)
+    off = AttackSettings(n_query=30, starts=3, l2_binary_search=False, max_queries=None)
+    on = AttackSettings(n_query=30, starts=3, l2_binary_search=True, max_queries=None)
+    first = attack_image(model, x, label, index, off, seed=2)
+    second = attack_image(model, x, label, index, on, seed=2)
+    assert first.status == second.status == "broken"
+    assert np.all(second.start_l0 <= first.start_l0)
+    assert np.all(second.start_queries > first.start_queries)
+    assert not second.budget_bound and not first.budget_bound
+
+
+def test_an_attack_a_fresh_query_rejects_is_query_fooled(linear_model, mnist, monkeypatch):
+    model = smoothed(linear_model, 784)
+    x, label, index = first_correct(model, mnist)
+    changed = x.clone()
+    changed[0, 0, 0, :3] = 1.0  # three corner pixels: the CNN still says the label
+
+    def fooled_start(smoothed_model, image, lab, settings, seed, start=0):
+        return StartResult(start, seed, True, 3.0, changed, 7, start == 1, 70)
+
+    monkeypatch.setattr(attack_module, "attack_start", fooled_start)
+    result = attack_image(model, x, label, index, SETTINGS, seed=0)
+    assert result.adv_prediction == label
+    assert (result.status, result.l0, result.query_l0) == ("query_fooled", np.inf, 3.0)
+    assert result.budget_bound and result.queries == 3 * 7 + 2
+    assert result.samples == 3 * 70 + 2  # k = d: the clean and verifying queries are 1 pass
+
+
+def test_a_binding_query_budget_is_recorded(linear_model, mnist):
+    model = smoothed(linear_model, 784)
+    x, label, index = first_correct(model, mnist)
+    tight = AttackSettings(n_query=30, starts=2, max_queries=5)
+    result = attack_image(model, x, label, index, tight, seed=0)
+    assert result.budget_bound
+    assert result.start_queries.tolist() == [5, 5]
+    loose = AttackSettings(n_query=30, starts=2, max_queries=None)
+    assert not attack_image(model, x, label, index, loose, seed=0).budget_bound
+
+
+@pytest.mark.parametrize("decision", ["sequential", "full"])
+def test_fixed_seed_gives_the_same_attack_twice_either_decision(linear_model, mnist, decision):
+    model = smoothed(linear_model, 700)
+    x, label, index = first_correct(model, mnist, skip=30)
+    settings = AttackSettings(n_query=200, starts=1, max_queries=150, decision=decision)
+    first = attack_image(model, x, label, index, settings, seed=3)
+    second = attack_image(model, x, label, index, settings, seed=3)
+    assert torch.equal(first.adv_image, second.adv_image)
+    assert (first.status, first.queries, first.samples) == (
+        second.status,
+        second.queries,
+        second.samples,
+    )
+    per_query = (first.samples - 2 * settings.n_query) / max(first.queries - 2, 1)
+    if decision == "full":
+        assert first.samples == first.queries * settings.n_query
+    else:
+        assert per_query < settings.n_query

@@ -45,9 +45,9 @@ def colour_config(workdir: Path) -> dict:
     """The tiny MNIST config plus toy CIFAR-10 and ImageNet settings."""
     config = tiny_config(workdir / "data")
     config["cifar10"]["dir"] = str(workdir / "cifar10")
-    config["imagenet"].update(dir=str(workdir / "imagenet"), num_images=4)
+    config["imagenet"].update(dir=str(workdir / "imagenet"), num_images=4, subset="seeded")
     sampling = dict(shards=2, n0=10, n=60, n_predict=30, batch_size=120, precision="bf16")
-    config["table3"].update(k=[75, 150], num_images=8, **sampling)
+    config["table3"].update(k=[75, 150], num_images=8, subset="first", **sampling)
     config["table6"].update(k=[500], **{**sampling, "n": 12, "n0": 4, "n_predict": 6})
     config["base_accuracy"].update(k=[75], num_images=8, samples=3)
     config["table7"].update(mnist_k=30, imagenet_k=500, n0=4, n=20, shards=1)

@@ -25,10 +25,6 @@ from torchvision.datasets import CIFAR10, ImageFolder
 
 from randablate import data
 from randablate.data import (
-    DATASETS,
-    DataError,
-    DatasetInfo,
-    check_imagenet_dir,
     ensure_cifar10,
     imagenet_eval_subset,
     imagenet_train_dataset,
@@ -36,6 +32,7 @@ from randablate.data import (
     load_imagenet_images,
     load_split,
 )
+from randablate.datasets import DATASETS, DataError, check_imagenet_dir
 
 # ---------------------------------------------------------------------------------------------
 # CIFAR-10
@@ -225,10 +222,18 @@ def test_dataset_registry_shapes_and_pixel_counts():
         "cifar10": 1024,
         "imagenet": 50176,
     }
-    assert DATASETS["cifar10"] == DatasetInfo("cifar10", 3, 32, 32, 10)
-    assert DATASETS["mnist"] == DatasetInfo("mnist", 1, 28, 28, 10)
-    assert DATASETS["imagenet"] == DatasetInfo("imagenet", 3, 224, 224, 1000)
+    shapes = {n: (i.channels, i.height, i.width, i.num_classes) for n, i in DATASETS.items()}
+    assert shapes == {
+        "mnist": (1, 28, 28, 10),
+        "cifar10": (3, 32, 32, 10),
+        "imagenet": (3, 224, 224, 1000),
+    }
     assert all(name == info.name for name, info in DATASETS.items())
+    assert [DATASETS[n].section for n in ("mnist", "cifar10", "imagenet")] == [
+        "table1",
+        "table3",
+        "table6",
+    ]
 
 
 def test_load_split_dispatches_by_dataset(cifar_root, monkeypatch):
@@ -284,11 +289,12 @@ def test_synthetic_imagenet_layout(imagenet_root):
 
 def test_imagenet_subset_is_a_seeded_uniform_draw(imagenet_root):
     subset = imagenet_eval_subset(imagenet_root, 8, seed=1)
-    assert list(subset.columns) == ["position", "file", "label", "wnid"]
+    assert list(subset.columns) == ["position", "file", "label", "wnid", "val_index"]
     assert subset["position"].tolist() == list(range(8))
     files = _val_files(imagenet_root)
     order = np.random.default_rng(1).permutation(len(files))[:8]
     assert subset["file"].tolist() == [files[i] for i in order]
+    assert subset["val_index"].tolist() == order.tolist()
     assert subset["file"].is_unique
 
     again = imagenet_eval_subset(imagenet_root, 8, seed=1)

@@ -79,3 +79,31 @@ def test_resnet_save_and_load_round_trip(tmp_path):
     x = torch.rand(3, 6, 32, 32)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), loaded(x))
+
+
+def conv_layers(model: torch.nn.Module) -> list[torch.nn.Conv2d]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+def test_cifar_resnets_keep_pytorchs_default_initialisation(arch):
+    # pytorch_cifar (the authors' ResNets) keeps nn.Conv2d's default: uniform on
+    # [-1/sqrt(fan_in), 1/sqrt(fan_in)], standard deviation bound/sqrt(3). torchvision's Kaiming
+    # fan-out normal has standard deviation sqrt(2/fan_out), about 2.4 times as large for 3x3.
+    torch.manual_seed(0)
+    convs = conv_layers(build_model(arch, 6, 10))
+    assert len(convs) == {"resnet18": 20, "resnet50": 53}[arch]
+    for conv in convs:
+        w = conv.weight.detach()
+        bound = 1 / (w[0].numel() ** 0.5)
+        assert w.abs().max() <= bound
+        if w.numel() >= 4096:  # enough weights for a tight estimate of the spread
+            assert abs(w.std().item() - bound / 3**0.5) < 0.05 * bound
+
+
+def test_imagenet_resnet50_keeps_torchvisions_kaiming_initialisation():
+    torch.manual_seed(0)
+    for conv in conv_layers(build_model("imagenet_resnet50", 6, 1000)):
+        w = conv.weight.detach()
+        fan_out = w.shape[0] * w[0, 0].numel()
+        assert abs(w.std().item() - (2 / fan_out) ** 0.5) < 0.05 * (2 / fan_out) ** 0.5

@@ -431,3 +431,38 @@ def test_discussion_medians_are_judged_in_pixels():
     assert list(card["within"]) == [True, False]
     assert list(card["tolerance"]) == [card["tolerance"].iloc[0]] * 2
     assert "1 pixel" in card["tolerance"].iloc[0]
+
+
+def test_rows_on_too_few_images_are_not_scored():
+    """min_images: a Table 2 row on 6 attacked images is refused, and says why; the accuracy
+    cell over Table 1's 10,000 certified images (accuracy_images) is still scored."""
+    table = table2_frame(True)
+    table["images"] = [NA, NA, 6]
+    table["accuracy_images"] = [NA, NA, 10000]
+    card = sc.scorecard({"table2": table}, sc.Tolerance(min_images=50))
+    attack = cell(card, "table2", "Randomized ablation (k = 45)", "median_attack_magnitude")
+    assert (attack["ours"], attack["paper"]) == (32, 31)
+    assert bool(attack["within"]) is False
+    assert attack["tolerance"].startswith("not scored: 6 images, fewer than min_images = 50")
+    accuracy = cell(card, "table2", "Randomized ablation (k = 45)", "accuracy_pct")
+    low, high = cp(9600, 10000)
+    assert (accuracy["ours_low"], accuracy["ours_high"]) == pytest.approx((low, high))
+    assert bool(accuracy["within"]) is (low - 2 <= 96.7 <= high + 2)
+    assert not accuracy["tolerance"].startswith("not scored")
+    # The library's default scores every row; the config's default is 50.
+    assert sc.Tolerance().min_images == 1
+    assert bool(
+        cell(sc.scorecard({"table2": table}), "table2", attack["row"], attack["quantity"])["within"]
+    )
+    with pytest.raises(ValueError, match="min_images"):
+        sc.Tolerance(min_images=0)
+
+
+def test_summary_text_counts_cells_within_tolerance():
+    card = pd.DataFrame({"table": ["table1", "table1", "table2"], "within": [True, False, True]})
+    text = sc.summary_text(card)
+    assert text.splitlines() == [
+        "Reproduction scorecard: 2 of 3 cells within tolerance",
+        "  table1: 1 of 2",
+        "  table2: 1 of 1",
+    ]

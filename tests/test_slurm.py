@@ -32,10 +32,12 @@ REASON = unavailable_reason()
 if REASON is None and importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
     REASON = "snakemake-executor-plugin-slurm is not installed (pip install it)"
 QUICK = REPO / "profiles/quick"
-TABLE = "results/tables/table1.csv"
+TABLE = "tables/table1.csv"  # under the config's results_dir
 
 
-def table1_through_slurm(workdir: Path, tmp_path: Path, compute: dict, *extra: str) -> list:
+def table1_through_slurm(
+    workdir: Path, tmp_path: Path, compute: dict, *extra: str, results: str = "results"
+) -> list:
     """Build Table 1 in `workdir` with profiles/slurm on a fresh cluster; return exit codes.
 
     `compute` is the config's compute section: its threads, which the local run used, replace
@@ -48,7 +50,7 @@ def table1_through_slurm(workdir: Path, tmp_path: Path, compute: dict, *extra: s
         try:
             run = snakemake(
                 workdir,
-                TABLE,
+                f"{results}/{TABLE}",
                 "--profile",
                 str(REPO / "profiles/slurm"),
                 *extra,
@@ -77,16 +79,17 @@ def table1_through_slurm(workdir: Path, tmp_path: Path, compute: dict, *extra: s
     return [int(code) for code in re.findall(r"_job_complete: JobId=\d+ WEXITSTATUS (\d+)", log)]
 
 
-def assert_same_table1(ours: Path, local: Path, table1: dict) -> None:
+def assert_same_table1(ours: Path, local: Path, table1: dict, results: str = "results") -> None:
     """Models, certificates and Table 1 in `ours` equal those of the local run in `local`."""
     for k in table1["k"]:
-        model = f"results/models/mnist/multichannel/cnn/k{k}/model.pt"
+        model = f"{results}/models/mnist/multichannel/cnn/k{k}/model.pt"
         mine = torch.load(ours / model, weights_only=False)["state_dict"]
         theirs = torch.load(local / model, weights_only=False)["state_dict"]
         assert all(torch.equal(theirs[name], mine[name]) for name in theirs), k
-        certs = f"results/certificates/mnist/multichannel/cnn/k{k}.csv"
+        certs = f"{results}/certificates/mnist/multichannel/cnn/k{k}.csv"
         assert (ours / certs).read_text() == (local / certs).read_text()
-    pd.testing.assert_frame_equal(pd.read_csv(ours / TABLE), pd.read_csv(local / TABLE))
+    table = f"{results}/{TABLE}"
+    pd.testing.assert_frame_equal(pd.read_csv(ours / table), pd.read_csv(local / table))
 
 
 def table1_jobs(table1: dict) -> int:
@@ -118,15 +121,17 @@ def quick_workdir(workdir: Path) -> Path:
     "set RANDABLATE_SLURM_QUICK=1 to run it",
 )
 def test_quick_profile_table1_through_slurm_equals_a_local_run(mnist, tmp_path):
-    local = quick_workdir(tmp_path / "local")
-    run = snakemake(local, TABLE, "--profile", str(QUICK), timeout=3000)
-    assert run.returncode == 0, run.stderr[-5000:]
     overrides = yaml.safe_load((QUICK / "overrides.yaml").read_text())
+    results = overrides["results_dir"]
+    local = quick_workdir(tmp_path / "local")
+    run = snakemake(local, f"{results}/{TABLE}", "--profile", str(QUICK), timeout=3000)
+    assert run.returncode == 0, run.stderr[-5000:]
     workdir = quick_workdir(tmp_path / "work")
+    configfile = ("--configfile", str(QUICK / "overrides.yaml"))
     exits = table1_through_slurm(
-        workdir, tmp_path, overrides["compute"], "--configfile", str(QUICK / "overrides.yaml")
+        workdir, tmp_path, overrides["compute"], *configfile, results=results
     )
     assert exits == [0] * table1_jobs(overrides["table1"]) and len(exits) == 17, exits
-    assert_same_table1(workdir, local, overrides["table1"])
+    assert_same_table1(workdir, local, overrides["table1"], results)
     table = pd.read_csv(workdir / TABLE)
     assert (table["scale"] == "reduced").all() and len(table) == 3

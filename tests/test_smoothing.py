@@ -223,3 +223,65 @@ def test_base_accuracy_is_the_share_of_correct_single_ablations():
     assert accuracy == pytest.approx(expected, abs=0.02)
     again = smoothing.base_accuracy(smoothed, images, labels, samples=2000, seed=5)
     assert again == accuracy
+
+
+def test_images_that_are_not_a_batch_in_0_1_are_refused():
+    model = smoothed(Constant(3), 45)
+    good = torch.rand(2, 1, 28, 28)
+    assert model.counts(good, 5).sum().item() == 10
+    with pytest.raises(ValueError, match=r"x.unsqueeze\(0\)"):
+        model.counts(good[0], 5)  # one image (C, H, W)
+    with pytest.raises(ValueError, match=r"dtype torch.uint8.*x / 255"):
+        model.counts((good * 255).to(torch.uint8), 5)
+    with pytest.raises(ValueError, match=r"values in \[0, 254"):
+        model.counts((good * 255).round().clamp(max=254), 5)  # 0-255 floats
+    with pytest.raises(ValueError, match="built for 1 channels, got 3"):
+        model.counts(torch.rand(2, 3, 28, 28), 5)
+    with pytest.raises(TypeError, match="ndarray"):
+        model.counts(good.numpy(), 5)
+    mean3 = Smoothed(Constant(3), 45, get_encoding("mean", 3, mean=[0.5] * 3), 10, device="cpu")
+    with pytest.raises(ValueError, match="mean encoding was built for 3 channels, got 1"):
+        mean3.counts(good, 5)  # a grey image is not broadcast to three channels
+
+
+def test_the_base_model_is_left_as_it_was_on_the_cpu():
+    base = Constant(2)
+    base.train()
+    model = smoothed(base, 45)
+    assert model.model is not base  # converted (channels-last) copy; the caller's model unchanged
+    assert base.training and base.dummy.dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_model_already_on_the_gpu_is_not_copied():
+    base = Constant(2).cuda()
+    model = Smoothed(base, 45, get_encoding("multichannel", 1), 10, device="cuda")
+    assert model.model is base
+    assert (
+        Smoothed(base, 45, get_encoding("multichannel", 1), 10, precision="bf16").model is not base
+    )
+
+
+def test_training_defaults_to_cuda_when_present(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from randablate import devices, training
+    from randablate.training import TrainSettings, train
+
+    assert devices.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    seen = {}
+    real = training.default_device
+
+    def pretend(*args):
+        seen["asked"] = True
+        return real()
+
+    monkeypatch.setattr(training, "default_device", pretend)
+    images, labels = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    settings = TrainSettings(epochs=1, batch_size=8, lr_schedule=[[1, 0.01]])
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 28 * 28, 10))
+    with caplog.at_level(logging.INFO):
+        train(model, get_encoding("multichannel", 1), 45, images, labels, settings, tmp_path / "c")
+    assert seen == {"asked": True}
+    assert f"training on {real()}" in caplog.text
+    assert next(model.parameters()).device.type == real().type

@@ -306,3 +306,83 @@ def test_base_accuracy_table_in_percent_beside_the_paper():
     assert table["test_accuracy_pct"].tolist() == [62.5, 50.0]
     assert table["paper_train_accuracy_pct"].tolist()[0] == 83.16
     assert math.isnan(table["paper_train_accuracy_pct"].tolist()[1])
+
+
+def test_base_accuracy_of_an_authors_model_has_no_train_accuracy():
+    # the authors' released checkpoints carry no training history: NA, not a number
+    paper = pd.DataFrame({"k": [75], "train_accuracy_pct": [80.0], "test_accuracy_pct": [70.0]})
+    result = {"k": 75, "train_accuracy": None, "train_images": None, "test_accuracy": 0.75}
+    table = tables.base_accuracy_table([{**result, "images": 8, "samples": 1}], paper, "paper")
+    assert pd.isna(table["train_accuracy_pct"][0])
+    assert table["test_accuracy_pct"].tolist() == [75.0]
+
+
+def test_prediction_comes_from_the_configured_stage():
+    votes = votes_for(range(40), n=200, n_predict=100)
+    alpha = 0.05
+    separate = tables.certificate_table(votes, alpha, "predict")
+    shared = tables.certificate_table(
+        {key: v for key, v in votes.items() if "predict" not in key}, alpha, "bound"
+    )
+    # an independent binomial test of the top two counts of the chosen stage
+    for stage, table in (("predict", separate), ("bound", shared)):
+        for i, counts in enumerate(votes[f"counts_{stage}"]):
+            top, second = np.sort(counts)[::-1][:2]
+            tied = stats.binomtest(int(top), int(top + second), 0.5).pvalue > alpha
+            assert table["prediction"][i] == (-1 if tied else int(np.argmax(counts)))
+    assert not any(c.startswith("predict_") for c in shared.columns)
+    lee = tables.certificate_table(votes, alpha, None)
+    assert "prediction" not in lee.columns
+    with pytest.raises(ValueError, match="'predict' stage"):
+        tables.certificate_table({k: v for k, v in votes.items() if "predict" not in k}, alpha)
+
+
+def test_shared_and_separate_predictions_have_the_same_table_distribution():
+    # Images with known vote probabilities near the abstention threshold: prediction from the
+    # n bound votes and from n fresh votes must give the same accuracy and abstention rates.
+    rng = np.random.default_rng(11)
+    images, n, alpha = 6000, 100, 0.05
+    p_top = rng.uniform(0.45, 0.8, images)
+    probs = np.stack([p_top, 1 - p_top - 0.1, np.full(images, 0.1)], axis=1)
+    labels = np.zeros(images, dtype=np.int64)
+
+    def draw():
+        return np.stack([rng.multinomial(n, p) for p in probs])
+
+    votes = {
+        "index": np.arange(images),
+        "label": labels,
+        "k": np.int64(45),
+        "d": np.int64(784),
+        "counts_select": draw(),
+        "counts_bound": draw(),
+        "counts_predict": draw(),
+    }
+    separate = tables.certificate_table(votes, alpha, "predict")
+    shared = tables.certificate_table(votes, alpha, "bound")
+    for rate in (
+        lambda t: (t["prediction"] == t["label"]).to_numpy(),
+        lambda t: (t["prediction"] == -1).to_numpy(),
+    ):
+        a, b = rate(separate), rate(shared)
+        assert 0.1 < a.mean() < 0.9  # the test has power: neither rate is degenerate
+        table = [[a.sum(), images - a.sum()], [b.sum(), images - b.sum()]]
+        assert stats.chi2_contingency(table).pvalue > 0.001
+    # ...whereas predicting from the n0 = 20 selection votes would abstain far more often
+    votes["counts_select"] = np.stack([rng.multinomial(20, p) for p in probs])
+    few = tables.certificate_table(votes, alpha, "select")
+    assert (few["prediction"] == -1).mean() > (separate["prediction"] == -1).mean() + 0.1
+
+
+def test_table_records_shared_prediction_samples():
+    shared = certs([0, 0], [0, 0], [1, 2], n=100).drop(columns=[f"predict_{c}" for c in range(3)])
+    table = tables.certificate_summary({45: shared}, PAPER, 0.05, "paper", TRAINING)
+    assert list(table[["n", "n_predict", "prediction_samples"]].iloc[0]) == [
+        100,
+        100,
+        "shared with n",
+    ]
+    separate = tables.certificate_summary(
+        {45: certs([0], [0], [1])}, PAPER, 0.05, "paper", TRAINING
+    )
+    assert separate["prediction_samples"].iloc[0] == "separate"

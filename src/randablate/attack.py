@@ -1,11 +1,35 @@
 """The Pointwise attack (Schott et al. 2019, Foolbox 3.3.4) on the smoothed classifier.
 
-As in the paper (Table 2): every query classifies the image afresh with `n_query` random
-ablations and returns the vote counts; an input is adversarial when the smoothed classifier
-misclassifies it or abstains (binomial test of the top two counts at alpha, as in prediction).
-Each image is attacked from several salt-and-pepper starting points; its attack magnitude is the
+As in the paper (Table 2): every query asks whether the smoothed classifier, classifying the image
+afresh with `n_query` random ablations, still returns the label; an input is adversarial when the
+smoothed classifier misclassifies it or abstains (binomial test of the top two counts at alpha,
+as in prediction). Each image is attacked from `starts` starts; its attack magnitude is the
 smallest L0 distance (in pixels) over the starts. Images the smoothed classifier already gets
 wrong (or abstains on) have magnitude 0; images no start breaks have magnitude infinity.
+
+Every reported magnitude holds up: the best start's image is queried once more with a fresh full
+`n_query`-sample query. If that query returns the label, the image is `query_fooled` (the attack
+only fooled the queries along its path) and counts as unbroken (magnitude infinity); its L0 on
+the query path is kept apart as `query_l0`.
+
+Starting points (`init`): "foolbox2" is what the authors ran (Foolbox 2's PointwiseAttack, which
+starts from Foolbox 2's SaltAndPepperNoiseAttack at its defaults: `init_repetitions` sweeps over
+`init_epsilons` noise levels, a candidate queried only when it changes fewer pixels than the best
+so far, the start with the fewest changed pixels kept); "foolbox3" is Foolbox 3.3.4's
+SaltAndPepperNoiseAttack (`init_steps` steps, least L2 noise kept). Foolbox 3's PointwiseAttack
+re-queries its starting point; where that fresh query disagrees, a new starting point is drawn, up
+to `init_tries` times (Foolbox 2 did not re-query it).
+
+Foolbox's second phase (`l2_binary_search`, which Foolbox 2 always ran) loops again over every
+pixel that is still changed, in a fresh random order: it first resets the pixel to its original
+value and keeps the reset if the image stays adversarial (this lowers L0), else binary-searches
+the pixel's value between the adversarial and the original one (10 queries); it repeats the loop
+until one makes no change. Against a randomized classifier the loop can go on; `max_queries` caps
+a start's queries as a safety net, and whether it bound is recorded per image.
+
+Early decision (`decision: sequential`, see `sequential_decision`): a query draws its samples in
+growing batches and stops once its answer agrees with the full `n_query`-sample test except with
+probability at most `delta`; otherwise it draws the rest, and its answer is the full test's.
 
 For k = d (no pixel ablated) every ablation is the whole image, so all n votes are the base
 classifier's single vote: `SmoothedOracle` evaluates the image once and reports n votes for that
@@ -13,22 +37,26 @@ class, which is identical to counting n ablations and 1/n of the cost. Attacking
 classifier is attacking the plain CNN.
 
 Randomness: each (image, start) has its own seed from `derive_seed(seed, "attack", index, start)`.
-It seeds torch's global RNG (Foolbox's salt-and-pepper noise), numpy's global RNG (Foolbox's pixel
-order) and the generator of the start's ablations; both global states are restored afterwards.
+It seeds torch's global RNG (Foolbox 3's salt-and-pepper noise), numpy's global RNG (Foolbox's
+pixel order), the generator of Foolbox 2-style starting points and that of the start's ablations;
+both global states are restored afterwards.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from scipy import stats
 
 from . import certificates
 from .failpoints import failpoint
@@ -46,8 +74,11 @@ from foolbox.criteria import Criterion
 from foolbox.models import Model
 from foolbox.types import Bounds
 
-CLEAN, BROKEN, UNBROKEN = "clean", "broken", "unbroken"
-STATUSES = (CLEAN, BROKEN, UNBROKEN)
+CLEAN, BROKEN, UNBROKEN, QUERY_FOOLED = "clean", "broken", "unbroken", "query_fooled"
+STATUSES = (CLEAN, BROKEN, UNBROKEN, QUERY_FOOLED)
+INITS = ("foolbox2", "foolbox3")
+DECISIONS = ("sequential", "full")
+FIRST_BATCH = 64  # samples of a sequential query's first batch; each later batch doubles the total
 
 
 @dataclass(frozen=True)
@@ -57,18 +88,31 @@ class AttackSettings:
     n_query: int = 10_000
     alpha: float = 0.05
     starts: int = 10
+    init: str = "foolbox2"
+    init_epsilons: int = 100
+    init_repetitions: int = 10
     init_steps: int = 100
     init_tries: int = 3
-    l2_binary_search: bool = False
-    max_queries: int | None = 20_000
+    l2_binary_search: bool = True
+    max_queries: int | None = 100_000
+    decision: str = "sequential"
+    delta: float = 1e-4
 
     def __post_init__(self) -> None:
-        if min(self.n_query, self.starts, self.init_steps, self.init_tries) < 1:
-            raise ValueError(f"n_query, starts, init_steps and init_tries must be >= 1: {self}")
+        counts = (self.n_query, self.starts, self.init_steps, self.init_tries)
+        counts += (self.init_epsilons, self.init_repetitions)
+        if min(counts) < 1:
+            raise ValueError(f"counts of samples, starts, steps and tries must be >= 1: {self}")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must lie in (0, 1), got {self.alpha}")
         if self.max_queries is not None and self.max_queries < 1:
             raise ValueError(f"max_queries must be >= 1 or None, got {self.max_queries}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, got {self.decision!r}")
+        if not 0.0 < self.delta < 1.0:
+            raise ValueError(f"delta must lie in (0, 1), got {self.delta}")
 
 
 def is_adversarial_counts(counts: np.ndarray, labels: np.ndarray, alpha: float) -> np.ndarray:
@@ -90,8 +134,104 @@ def l0_pixels(x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
     return (x != x_adv).any(dim=1).flatten(1).sum(dim=1)
 
 
+# --- The early decision -------------------------------------------------------------------------
+
+
+def sequential_schedule(n: int, first: int = FIRST_BATCH) -> list[int]:
+    """Sample totals at which a sequential query may stop early: first, 2 first, ... below n."""
+    out, m = [], first
+    while m < n:
+        out.append(m)
+        m *= 2
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def max_adversarial_margin(n: int, alpha: float) -> int:
+    """Largest lead a − b (a + b <= n) that `predict_from_counts` leaves unseparated at alpha."""
+    t = np.arange(1, n + 1)
+    # For a > t/2 the p-value 2 P(Bin(t, 1/2) >= a) falls with a: the largest unseparated a is
+    # near the (1 - alpha/2) quantile; check a few neighbours exactly with the test itself.
+    guess = stats.binom.ppf(1.0 - alpha / 2.0, t, 0.5).astype(np.int64)
+    best = t // 2  # a = b (or a = b + 1 when t is odd, checked below): never separated
+    for shift in range(-3, 4):
+        a = np.clip(guess + shift, 0, t)
+        unseparated = certificates.two_sided_binomial_pvalue(a, t - a) > alpha
+        best = np.where(unseparated & (a > best), a, best)
+    return int(np.max(2 * best - t))
+
+
+def sequential_decision(
+    draw: Callable[[int], np.ndarray],
+    label: int,
+    n: int,
+    alpha: float,
+    delta: float,
+    num_classes: int,
+    first: int = FIRST_BATCH,
+) -> tuple[bool, np.ndarray, bool]:
+    """Decide "is the smoothed prediction from n votes not `label`?" from as few votes as needed.
+
+    `draw(m)` returns the vote counts (num_classes,) of m fresh samples. Returns (adversarial,
+    counts drawn, whether the answer came early). Samples are drawn up to the totals of
+    `sequential_schedule(n)`; at each the answer is given early when one of these holds:
+
+    - not adversarial: for every rival class j, a_m − b_jm >= m M / n + τ_m(δ_i);
+    - adversarial: for some rival j, a_m − b_jm <= −τ_m(δ_i / (C − 1));
+
+    where a_m and b_jm are the label's and j's votes among the first m, M =
+    `max_adversarial_margin(n, alpha)`, τ_m(ε) = sqrt(2 m (1 − (m − 1)/n) ln(1/ε)), C classes and
+    δ_i = δ / (number of early totals). Otherwise all n votes are drawn and the full test decides
+    (`is_adversarial_counts`, exactly the paper's query).
+
+    Why it agrees with the full test on the same n votes except with probability <= δ, for any
+    vote probabilities: given the full counts c_n, the first m votes are a uniform draw without
+    replacement from them (the votes are exchangeable). If the full test says adversarial, then
+    some rival j has (a_n, b_jn) unseparated, so a_n − b_jn <= M; each vote adds +1, −1 or 0 to
+    a − b_j, and Serfling's inequality for sampling without replacement (values in a range of 2)
+    gives P(a_m − b_jm − m (a_n − b_jn)/n >= τ_m(ε)) <= ε, so an early "not adversarial" happens
+    with probability <= δ_i. If the full test says not adversarial, a_n − b_jn >= 1 for every j,
+    and by the same inequality and a union over the C − 1 rivals an early "adversarial" happens
+    with probability <= δ_i. Summing over the early totals gives <= δ per query, whatever c_n is.
+
+    Over an attack of Q queries the union bound gives P(any query differs from the full test)
+    <= Q δ, and Q δ also bounds the expected number of differing queries. At the paper's settings
+    an image takes Q of the order of 10^4 queries (10 starts of up to 1,000 starting-point
+    queries, then both phases), so δ = 1e-4 allows about one differing query per image in
+    expectation (of some 10^4), not a guarantee that none differs; δ = 1e-6 would bound the
+    chance of any difference per image by about 0.01, at about 40% more samples where the answer
+    is close. Either way every reported adversarial image is re-checked by a fresh full query.
+    """
+    checkpoints = sequential_schedule(n, first)
+    counts = np.zeros(num_classes, dtype=np.int64)
+    drawn = 0
+    if checkpoints:
+        margin = max_adversarial_margin(n, alpha)
+        delta_i = delta / len(checkpoints)
+        rivals = np.arange(num_classes) != label
+        for m in checkpoints:
+            counts += np.asarray(draw(m - drawn), dtype=np.int64)
+            drawn = m
+            lead = counts[label] - counts[rivals]
+            spread = 2.0 * m * (1.0 - (m - 1) / n)
+            if np.all(lead >= m * margin / n + math.sqrt(spread * math.log(1.0 / delta_i))):
+                return False, counts, True
+            if np.any(lead <= -math.sqrt(spread * math.log((num_classes - 1) / delta_i))):
+                return True, counts, True
+    counts += np.asarray(draw(n - drawn), dtype=np.int64)
+    return bool(is_adversarial_counts(counts[None], np.array([label]), alpha)[0]), counts, False
+
+
+# --- Foolbox's view of the smoothed classifier --------------------------------------------------
+
+
 class SmoothedOracle(Model):
-    """Foolbox model of the smoothed classifier: each call returns fresh vote counts (float)."""
+    """Foolbox model of the smoothed classifier: each call answers "adversarial?" afresh.
+
+    A call returns, per image, the vote counts it drew and, in an extra last column, 1.0 where the
+    image is adversarial for `label` (misclassified or abstained on at `alpha`) and 0.0 where not.
+    With `delta` the answer is decided early (`sequential_decision`), else from all n votes.
+    """
 
     data_format = "channels_first"
 
@@ -101,56 +241,83 @@ class SmoothedOracle(Model):
         n: int,
         gen: torch.Generator | None = None,
         max_queries: int | None = None,
+        label: int | None = None,
+        alpha: float = 0.05,
+        delta: float | None = None,
     ) -> None:
         self.smoothed = smoothed
         self.n = int(n)
         self.generator = gen
         self.max_queries = max_queries
+        self.label = label
+        self.alpha = float(alpha)
+        self.delta = delta
         self.queries = 0
         self.refused = 0
+        self.samples = 0
+        self.early = 0
 
     @property
     def bounds(self) -> Bounds:
         """Pixel values lie in [0, 1]."""
         return Bounds(0.0, 1.0)
 
+    def _deterministic(self, x: torch.Tensor) -> bool:
+        """Whether every ablation keeps every pixel (k >= d): one vote stands for all n."""
+        return self.smoothed.k >= x.shape[-2] * x.shape[-1]
+
     def vote_counts(self, x: torch.Tensor) -> np.ndarray:
         """Count n fresh votes per image of x (N, C, H, W); k = d counts the one vote n times."""
-        d = x.shape[-2] * x.shape[-1]
-        if self.smoothed.k >= d:
+        if self._deterministic(x):
             return self.smoothed.counts(x, 1, self.generator).numpy() * self.n
         return self.smoothed.counts(x, self.n, self.generator).numpy()
 
+    def decide(self, x: torch.Tensor) -> tuple[bool, np.ndarray]:
+        """Answer one image (1, C, H, W): (adversarial, the votes drawn); counts samples."""
+        if self.label is None:
+            raise ValueError("SmoothedOracle needs the label to answer queries")
+        if self.delta is None or self._deterministic(x):
+            counts = self.vote_counts(x)[0]
+            self.samples += 1 if self._deterministic(x) else self.n
+            return bool(is_adversarial_counts(counts[None], [self.label], self.alpha)[0]), counts
+
+        def draw(m: int) -> np.ndarray:
+            self.samples += m
+            return self.smoothed.counts(x, m, self.generator).numpy()[0]
+
+        adversarial, counts, early = sequential_decision(
+            draw, self.label, self.n, self.alpha, self.delta, self.smoothed.num_classes
+        )
+        self.early += int(early)
+        return adversarial, counts
+
     def __call__(self, inputs: Any) -> Any:
-        """Return vote counts (N, classes) for a batch; no votes once the query budget is spent."""
+        """Return (N, classes + 1): votes drawn and the adversarial flag; none once over budget."""
         x, restore_type = ep.astensor_(inputs)
-        raw = x.raw
+        raw = x.raw.detach()
         batch = raw.shape[0]
+        out = np.zeros((batch, self.smoothed.num_classes + 1), dtype=np.float32)
         if self.max_queries is not None and self.queries + batch > self.max_queries:
             self.refused += batch
-            counts = np.zeros((batch, self.smoothed.num_classes), dtype=np.int64)
         else:
             self.queries += batch
-            counts = self.vote_counts(raw.detach())
-        return restore_type(ep.astensor(torch.from_numpy(counts.astype(np.float32)).to(raw.device)))
+            for row in range(batch):
+                adversarial, counts = self.decide(raw[row : row + 1])
+                out[row, :-1] = counts
+                out[row, -1] = float(adversarial)
+        return restore_type(ep.astensor(torch.from_numpy(out).to(raw.device)))
 
 
 class SmoothedMisclassification(Criterion):
-    """Foolbox criterion: adversarial when the smoothed classifier misclassifies or abstains."""
-
-    def __init__(self, labels: torch.Tensor, alpha: float) -> None:
-        self.labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-        self.alpha = float(alpha)
+    """Foolbox criterion: the adversarial flag the `SmoothedOracle` put in its last column."""
 
     def __repr__(self) -> str:
-        return f"SmoothedMisclassification(labels={self.labels.tolist()}, alpha={self.alpha})"
+        return "SmoothedMisclassification()"
 
     def __call__(self, perturbed: Any, outputs: Any) -> Any:
-        """Boolean tensor (N,): which perturbed inputs are adversarial, from their vote counts."""
+        """Boolean tensor (N,): which perturbed inputs the oracle called adversarial."""
         outputs_, restore_type = ep.astensor_(outputs)
-        counts = np.rint(outputs_.numpy()).astype(np.int64)
-        adversarial = is_adversarial_counts(counts, self.labels, self.alpha)
-        return restore_type(ep.from_numpy(outputs_, adversarial))
+        return restore_type(outputs_[:, -1] > 0.5)
 
 
 @dataclass
@@ -164,16 +331,18 @@ class StartResult:
     image: torch.Tensor
     queries: int
     budget_spent: bool
+    samples: int = 0
 
 
 @dataclass
 class ImageResult:
-    """The attack on one image: the best start's adversarial image and what the oracle said."""
+    """The attack on one image: the best start's image and what a fresh full query said of it."""
 
     index: int
     label: int
     status: str
     l0: float
+    query_l0: float
     best_start: int
     clean_counts: np.ndarray
     clean_prediction: int
@@ -183,6 +352,8 @@ class ImageResult:
     start_l0: np.ndarray
     start_queries: np.ndarray
     queries: int
+    samples: int
+    budget_bound: bool
     seconds: float
     starts: list[StartResult] = field(default_factory=list, repr=False)
 
@@ -204,6 +375,37 @@ class _SeededGlobals:
         np.random.set_state(self.numpy_state)
 
 
+def foolbox2_salt_and_pepper(
+    is_adversarial: Callable[[torch.Tensor], bool],
+    x: torch.Tensor,
+    epsilons: int,
+    repetitions: int,
+    rng: np.random.Generator,
+) -> torch.Tensor | None:
+    """Starting point as Foolbox 2's SaltAndPepperNoiseAttack made it; None if none is found.
+
+    `repetitions` sweeps of the noise level p over `epsilons` even steps in (0, max_p]: each
+    candidate sets a share p of the pixels (the same in every channel) to 0 or 1 at random, and
+    is queried only if it changes fewer pixels than the best adversarial so far. The first
+    adversarial candidate of a sweep becomes the best and ends the sweep, and max_p becomes
+    min(1, 1.2 p). Returns the adversarial candidate with the fewest changed pixels.
+    """
+    _, channels, h, w = x.shape
+    best, best_l0, max_p = None, math.inf, 1.0
+    for _ in range(repetitions):
+        for p in np.linspace(0.0, max_p, num=min(epsilons, h * w) + 1)[1:]:
+            u = torch.from_numpy(rng.uniform(size=(1, 1, h, w))).expand(1, channels, h, w)
+            candidate = torch.where(u >= 1 - p / 2, 1.0, torch.where(u < p / 2, 0.0, x))
+            candidate = candidate.to(x.dtype)
+            l0 = int(l0_pixels(x, candidate).item())
+            if l0 >= best_l0:
+                continue
+            if is_adversarial(candidate):
+                best, best_l0, max_p = candidate, l0, min(1.0, p * 1.2)
+                break
+    return best
+
+
 def attack_start(
     smoothed: Smoothed,
     x: torch.Tensor,
@@ -212,37 +414,53 @@ def attack_start(
     seed: int,
     start: int = 0,
 ) -> StartResult:
-    """Run one start: salt-and-pepper starting point, then Foolbox's PointwiseAttack.run.
+    """Run one start: a starting point (`settings.init`), then Foolbox's PointwiseAttack.run.
 
-    x is one image (1, C, H, W) on the CPU. Foolbox's salt-and-pepper attack returns the least
-    noise it found adversarial, which the randomized classifier may not call adversarial again:
-    a starting point is kept only if a fresh (filter) query and PointwiseAttack's own entry check
-    both call it adversarial; else a new one is drawn, up to `init_tries` times. A start with no
-    kept starting point finds nothing: l0 = inf and the clean image is returned.
+    x is one image (1, C, H, W) on the CPU. The randomized classifier may not call a starting
+    point adversarial again: one is kept only if PointwiseAttack's entry check (a fresh query)
+    calls it adversarial, and for "foolbox3" also a filter query before it; else a new one is
+    drawn, up to `init_tries` times. A start with no kept starting point finds nothing: l0 = inf
+    and the clean image is returned.
     """
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"attack_start takes one image (1, C, H, W), got {tuple(x.shape)}")
     x = x.detach().to("cpu", torch.float32)
     gen = generator(derive_seed(seed, "queries"), smoothed.device)
-    oracle = SmoothedOracle(smoothed, settings.n_query, gen, settings.max_queries)
-    criterion = SmoothedMisclassification(torch.tensor([label]), settings.alpha)
+    delta = settings.delta if settings.decision == "sequential" else None
+    oracle = SmoothedOracle(
+        smoothed, settings.n_query, gen, settings.max_queries, label, settings.alpha, delta
+    )
+    criterion = SmoothedMisclassification()
+    rng = np.random.default_rng(derive_seed(seed, "init") % 2**63)
+
+    def is_adversarial(z: torch.Tensor) -> bool:
+        return bool(criterion(z, oracle(z)).all())
+
     result = None
     with _SeededGlobals(seed):
-        init = SaltAndPepperNoiseAttack(steps=settings.init_steps)
         for _ in range(settings.init_tries):
-            start_point = init.run(oracle, x, criterion)
-            # Filter: Foolbox's run asserts that its starting point is adversarial.
-            if bool(torch.any(start_point != x)) and bool(
-                criterion(start_point, oracle(start_point)).all()
-            ):
+            if settings.init == "foolbox2":
+                start_point = foolbox2_salt_and_pepper(
+                    is_adversarial, x, settings.init_epsilons, settings.init_repetitions, rng
+                )
+            else:
+                start_point = SaltAndPepperNoiseAttack(steps=settings.init_steps).run(
+                    oracle, x, criterion
+                )
+                # Filter: Foolbox's run asserts that its starting point is adversarial.
+                if not (bool(torch.any(start_point != x)) and is_adversarial(start_point)):
+                    start_point = None
+            if start_point is not None:
                 result = _pointwise(settings, oracle, x, criterion, start_point)
             if result is not None or oracle.refused > 0:
                 break
     spent = oracle.refused > 0
     if result is None:
-        return StartResult(start, seed, False, float("inf"), x, oracle.queries, spent)
+        return StartResult(
+            start, seed, False, float("inf"), x, oracle.queries, spent, oracle.samples
+        )
     l0 = float(l0_pixels(x, result).item())
-    return StartResult(start, seed, True, l0, result, oracle.queries, spent)
+    return StartResult(start, seed, True, l0, result, oracle.queries, spent, oracle.samples)
 
 
 def _pointwise(
@@ -255,15 +473,18 @@ def _pointwise(
     """Foolbox's PointwiseAttack from `start_point`; None when its entry check rejects the start.
 
     The entry check re-queries the starting point with fresh ablations; near the boundary the
-    smoothed classifier may disagree with the filter query, and then this start finds nothing.
+    smoothed classifier may disagree with the query that found it, and then this try finds
+    nothing; if the query budget refuses the check, the starting point is returned as the best
+    image so far. With `l2_binary_search` Foolbox runs its second phase (module docstring).
     """
     attack = PointwiseAttack(l2_binary_search=settings.l2_binary_search)
-    queries_before = oracle.queries + oracle.refused
+    queries_before, refused_before = oracle.queries + oracle.refused, oracle.refused
     try:
         return attack.run(oracle, x, criterion, starting_points=start_point)
     except AssertionError:
         if oracle.queries + oracle.refused - queries_before == 1:
-            return None
+            # The budget ran out at the entry check: the starting point is the best image so far.
+            return start_point if oracle.refused > refused_before else None
         raise
 
 
@@ -276,7 +497,11 @@ def attack_image(
     seed: int,
     log: logging.Logger | None = None,
 ) -> ImageResult:
-    """Attack one image (1, C, H, W) from `settings.starts` starts; keep the smallest L0."""
+    """Attack one image (1, C, H, W) from `settings.starts` starts; keep the smallest L0.
+
+    The best start's image is verified by a fresh full query: broken if it is misclassified or
+    abstained on, else `query_fooled` with magnitude inf (its query-path L0 stays in query_l0).
+    """
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
     x = x.detach().to("cpu", torch.float32)
@@ -289,7 +514,7 @@ def attack_image(
     start_queries = np.zeros(settings.starts, dtype=np.int64)
     results: list[StartResult] = []
     if clean_prediction != label:
-        status, l0, best, adv = CLEAN, 0.0, -1, x
+        status, query_l0, best, adv = CLEAN, 0.0, -1, x
     else:
         for start in range(settings.starts):
             start_seed = derive_seed(seed, "attack", index, start)
@@ -298,20 +523,26 @@ def attack_image(
             start_l0[start] = result.l0
             start_queries[start] = result.queries
             log.info(
-                "image %d start %d/%d: L0 %s (%d queries%s)",
+                "image %d start %d/%d: L0 %s (%d queries, %.0f samples/query%s)",
                 index,
                 start + 1,
                 settings.starts,
                 f"{result.l0:g}" if result.found else "none",
                 result.queries,
+                result.samples / max(result.queries, 1),
                 ", budget spent" if result.budget_spent else "",
             )
         found = [r for r in results if r.found]
         if found:
             best_result = min(found, key=lambda r: (r.l0, r.start))
-            status, l0, best, adv = BROKEN, best_result.l0, best_result.start, best_result.image
+            status, query_l0, best, adv = (
+                BROKEN,
+                best_result.l0,
+                best_result.start,
+                best_result.image,
+            )
         else:
-            status, l0, best, adv = UNBROKEN, float("inf"), -1, x
+            status, query_l0, best, adv = UNBROKEN, float("inf"), -1, x
     if status == CLEAN:
         adv_counts = clean_counts
     else:
@@ -320,11 +551,18 @@ def attack_image(
         )
         adv_counts = verify.vote_counts(adv)[0]
     adv_prediction = int(certificates.predict_from_counts(adv_counts[None], settings.alpha)[0])
+    if status == BROKEN and adv_prediction == label:
+        status = QUERY_FOOLED
+    l0 = query_l0 if status in (CLEAN, BROKEN) else float("inf")
+    extra_queries = 1 + int(status != CLEAN)
+    # The clean and the verifying query draw n_query samples (one forward pass when k >= d).
+    full_samples = 1 if smoothed.k >= x.shape[-2] * x.shape[-1] else settings.n_query
     return ImageResult(
         index=int(index),
         label=int(label),
         status=status,
         l0=float(l0),
+        query_l0=float(query_l0),
         best_start=int(best),
         clean_counts=clean_counts.astype(np.int64),
         clean_prediction=clean_prediction,
@@ -333,7 +571,9 @@ def attack_image(
         adv_prediction=adv_prediction,
         start_l0=start_l0,
         start_queries=start_queries,
-        queries=int(start_queries.sum()) + 1 + int(status != CLEAN),
+        queries=int(start_queries.sum()) + extra_queries,
+        samples=int(sum(r.samples for r in results)) + extra_queries * full_samples,
+        budget_bound=any(r.budget_spent for r in results),
         seconds=time.monotonic() - started,
         starts=results,
     )
@@ -344,6 +584,7 @@ PER_IMAGE = (
     "label",
     "status",
     "l0",
+    "query_l0",
     "best_start",
     "clean_counts",
     "clean_prediction",
@@ -354,6 +595,8 @@ PER_IMAGE = (
     "start_l0",
     "start_queries",
     "queries",
+    "samples",
+    "budget_bound",
     "seconds",
 )
 
@@ -381,9 +624,11 @@ def attack_images(
     """Attack every image and write one .npz; resumable image by image from `checkpoint_path`.
 
     The file holds, per image (in `PER_IMAGE` order): index, label, status (clean / broken /
-    unbroken), l0 (0, pixels, or inf), best_start, the clean and adversarial vote counts and
-    predictions (−1: abstain), both images, each start's L0 (inf: nothing found; nan: not run)
-    and queries, and seconds; plus the job's settings as scalars.
+    unbroken / query_fooled), l0 (the verified magnitude: 0, pixels, or inf), query_l0 (the L0
+    the queries along the attack's path accepted), best_start, the clean and adversarial vote
+    counts and predictions (−1: abstain; the adversarial ones from the fresh full query), both
+    images, each start's L0 (inf: nothing found; nan: not run) and queries, the samples drawn,
+    whether a start's query budget bound, and seconds; plus the job's settings as scalars.
     """
     log = log or logging.getLogger(__name__)
     indices = np.asarray(indices, dtype=np.int64)
@@ -396,7 +641,7 @@ def attack_images(
     checkpoint = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint is not None:
         partial = load_checkpoint_npz(checkpoint, {**header, "all_index": indices})
-        if partial is not None:
+        if partial is not None and all(name in partial for name in PER_IMAGE):
             rows = {name: list(partial[name]) for name in PER_IMAGE}
             log.info(
                 "resuming from %s: %d of %d images already attacked",
@@ -417,13 +662,17 @@ def attack_images(
         done = position + 1
         rate = (done - first) / max(time.monotonic() - started, 1e-9)
         log.info(
-            "attacked %d/%d images: index %d %s, L0 %g, %d queries, %.1f s (about %.0f s left)",
+            "attacked %d/%d images: index %d %s, L0 %g (query path %g), %d queries, "
+            "%.0f samples/query%s, %.1f s (about %.0f s left)",
             done,
             len(indices),
             result.index,
             result.status,
             result.l0,
+            result.query_l0,
             result.queries,
+            result.samples / max(result.queries, 1),
+            ", query budget bound" if result.budget_bound else "",
             result.seconds,
             (len(indices) - done) / max(rate, 1e-9),
         )
@@ -440,5 +689,5 @@ def attack_images(
 def _stack(rows: dict[str, list]) -> dict[str, np.ndarray]:
     """Per-image lists as arrays, one row per image."""
     out = {name: np.stack([np.asarray(v) for v in values]) for name, values in rows.items()}
-    out["status"] = out["status"].astype("<U8")
+    out["status"] = out["status"].astype("<U12")
     return out

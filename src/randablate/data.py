@@ -22,6 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from randablate.datasets import (
+    CIFAR10_FOLDER,
+    DATASETS,
+    MNIST_FILES,
+    DataError,
+    check_imagenet_dir,
+    class_folders,
+)
 from randablate.files import atomic_path
 from randablate.seeding import derive_seed
 
@@ -29,12 +37,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import torchvision
 
-MNIST_FILES: dict[str, str] = {
-    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-}
 SPLITS: dict[str, tuple[str, str]] = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -53,10 +55,6 @@ HOW_TO = {
     + ", ".join(MNIST_FILES)
     + "; plain or .gz) into one directory and set mnist.source_dir in config.yaml",
 }
-
-
-class DataError(RuntimeError):
-    """Raised when dataset files are missing, corrupted, malformed or cannot be obtained."""
 
 
 def md5sum(path: str | os.PathLike) -> str:
@@ -318,33 +316,9 @@ def load_mnist(directory: str | os.PathLike, split: str) -> tuple[torch.Tensor, 
 # Dataset registry
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Shape and class count of one dataset's images."""
-
-    name: str
-    channels: int
-    height: int
-    width: int
-    num_classes: int
-
-    @property
-    def d(self) -> int:
-        """Number of pixels per image (all channels of a pixel count as one, as in the paper)."""
-        return self.height * self.width
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", 1, 28, 28, 10),
-    "cifar10": DatasetInfo("cifar10", 3, 32, 32, 10),
-    "imagenet": DatasetInfo("imagenet", 3, 224, 224, 1000),
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # CIFAR-10: torchvision's CIFAR10 reads the python pickles and checks the md5 of every batch file.
 
-CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_HOW_TO = (
     "To get it, either set `cifar10.dir` in config.yaml to a directory holding "
     f"{CIFAR10_FOLDER}/ (the python version of CIFAR-10 from the CIFAR-10 home page, unpacked), "
@@ -432,65 +406,77 @@ def load_cifar10(directory: str | os.PathLike, split: str) -> tuple[torch.Tensor
 # ---------------------------------------------------------------------------------------------
 # ImageNet (ILSVRC2012): a directory with train/ and val/ in torchvision ImageFolder layout.
 
-IMAGENET_LAYOUT = (
-    "expected a directory holding train/ and val/, each with one subfolder per class named by "
-    "its WordNet id (e.g. train/n01440764/*.JPEG, val/n01440764/ILSVRC2012_val_00000293.JPEG), "
-    "the layout of torchvision's ImageFolder"
-)
-
-
-def _class_folders(directory: Path) -> list[str]:
-    """Return the sorted names of the subfolders of `directory`, as ImageFolder finds classes."""
-    return sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
-
-
-def check_imagenet_dir(directory: str | os.PathLike | None, key: str = "imagenet.dir") -> Path:
-    """Return `directory` as a Path if it holds ImageNet's train/ and val/ in ImageFolder layout."""
-    if directory is None:
-        raise DataError(f"{key} is not set: {IMAGENET_LAYOUT}")
-    root = Path(directory)
-    if not root.is_dir():
-        raise DataError(f"{key} = {str(directory)!r} is not a directory: {IMAGENET_LAYOUT}")
-    for split in ("train", "val"):
-        folder = root / split
-        if not folder.is_dir():
-            raise DataError(f"{key} = {str(directory)!r} has no {split}/ folder: {IMAGENET_LAYOUT}")
-        if not _class_folders(folder):
-            loose = any(entry.is_file() for entry in os.scandir(folder))
-            hint = " (its images must be sorted into class subfolders)" if loose else ""
-            raise DataError(
-                f"{key} = {str(directory)!r}: {split}/ has no class subfolders{hint}: "
-                f"{IMAGENET_LAYOUT}"
-            )
-    return root
-
 
 def _imagenet_val_files(root: Path) -> list[str]:
-    """Return the sorted paths, relative to val/, of every image in a class folder of val/."""
+    """Return val/'s images (paths relative to val/) in ImageFolder's order: class, then name."""
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
     files = []
-    for wnid in _class_folders(root / "val"):
-        for entry in os.scandir(root / "val" / wnid):
-            if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS):
-                files.append(f"{wnid}/{entry.name}")
-    return sorted(files)
+    for wnid in class_folders(root / "val"):
+        names = [
+            entry.name
+            for entry in os.scandir(root / "val" / wnid)
+            if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS)
+        ]
+        files += [f"{wnid}/{name}" for name in sorted(names)]
+    return files
 
 
-def imagenet_eval_subset(directory: str | os.PathLike, num_images: int, seed: int) -> pd.DataFrame:
-    """Return a seeded uniform draw of ImageNet validation images with their training labels.
+IMAGENET_VAL_IMAGES = 50_000  # ILSVRC2012's validation set, which the authors' list indexes
 
-    Columns: position (0..num_images-1, in draw order), file (relative to val/), label (the class
-    index ImageFolder gives train/: sorted class folder names) and wnid. The draw takes the first
-    `num_images` entries of a permutation of the sorted val files by numpy's default_rng(seed), so
-    a smaller `num_images` with the same seed gives a prefix of a larger one.
+
+def read_imagenet_indices(path: str | os.PathLike) -> np.ndarray:
+    """Read and check a list of ImageNet validation indices (CSV column val_index), in order."""
+    import pandas as pd
+
+    expected = (
+        f"a CSV with a val_index column of distinct integers in 0..{IMAGENET_VAL_IMAGES - 1} "
+        "(positions in ImageFolder's sorted validation set)"
+    )
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read ImageNet index list {path}: {e}; expected {expected}") from e
+    if "val_index" not in table.columns or len(table) == 0:
+        raise DataError(f"{path} has no val_index values; expected {expected}")
+    column = table["val_index"]
+    if not pd.api.types.is_integer_dtype(column):
+        raise DataError(f"{path}: val_index holds non-integer values; expected {expected}")
+    indices = column.to_numpy(dtype=np.int64)
+    if (
+        indices.min() < 0
+        or indices.max() >= IMAGENET_VAL_IMAGES
+        or len(set(indices)) < len(indices)
+    ):
+        raise DataError(
+            f"{path}: val_index has values out of range or repeated; expected {expected}"
+        )
+    return indices
+
+
+def imagenet_eval_subset(
+    directory: str | os.PathLike,
+    num_images: int,
+    seed: int | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Return the certified ImageNet validation images: a seeded draw, or the listed `indices`.
+
+    Columns: position (0..num_images-1), file (relative to val/), label (the class index
+    ImageFolder gives train/: sorted class folder names), wnid and val_index (the file's index in
+    the validation set as torchvision's ImageFolder sorts it). With `seed`, the first
+    `num_images` entries of a permutation of the sorted val files by numpy's default_rng(seed),
+    so a smaller `num_images` gives a prefix of a larger one. With `indices` (the authors' list,
+    indices into the full 50,000-image validation set), its first `num_images` entries in order.
     """
     import pandas as pd
 
+    if (seed is None) == (indices is None):
+        raise ValueError("imagenet_eval_subset needs exactly one of seed and indices")
     root = check_imagenet_dir(directory)
     if num_images < 1:
         raise ValueError(f"num_images must be at least 1, got {num_images}")
-    classes = _class_folders(root / "train")
+    classes = class_folders(root / "train")
     class_to_idx = {wnid: i for i, wnid in enumerate(classes)}
     files = _imagenet_val_files(root)
     unknown = sorted({file.split("/", 1)[0] for file in files} - set(class_to_idx))
@@ -500,11 +486,25 @@ def imagenet_eval_subset(directory: str | os.PathLike, num_images: int, seed: in
             f"{root / 'val'} has {len(unknown)} class folder(s) with images that "
             f"{root / 'train'} lacks, so they have no training label: {shown}"
         )
-    if num_images > len(files):
-        raise DataError(
-            f"asked for {num_images} validation images but {root / 'val'} holds only {len(files)}"
-        )
-    order = np.random.default_rng(seed).permutation(len(files))[:num_images]
+    if indices is not None:
+        order = np.asarray(indices, dtype=np.int64)
+        if num_images > len(order):
+            raise DataError(
+                f"asked for {num_images} validation images but the index list has {len(order)}"
+            )
+        if len(files) != IMAGENET_VAL_IMAGES:
+            raise DataError(
+                f"{root / 'val'} holds {len(files)} images; the index list indexes the "
+                f"{IMAGENET_VAL_IMAGES} of ILSVRC2012's validation set, so it needs all of them"
+            )
+        order = order[:num_images]
+    else:
+        if num_images > len(files):
+            raise DataError(
+                f"asked for {num_images} validation images but {root / 'val'} holds only "
+                f"{len(files)}"
+            )
+        order = np.random.default_rng(seed).permutation(len(files))[:num_images]
     chosen = [files[i] for i in order]
     wnids = [file.split("/", 1)[0] for file in chosen]
     return pd.DataFrame(
@@ -513,6 +513,7 @@ def imagenet_eval_subset(directory: str | os.PathLike, num_images: int, seed: in
             "file": chosen,
             "label": np.array([class_to_idx[w] for w in wnids], dtype=np.int64),
             "wnid": wnids,
+            "val_index": np.asarray(order, dtype=np.int64),
         }
     )
 

@@ -9,8 +9,19 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_LOCK_DIR = Path(".snakemake") / "gpu-locks"
+
+
+def default_device() -> torch.device:
+    """The device used where none is named: CUDA when present, else the CPU (one rule for all)."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def cuda_device_count() -> int:

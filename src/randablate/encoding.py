@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .data import DATASETS
+from .datasets import DATASETS
 
 Normalize = tuple[Sequence[float], Sequence[float]]
 

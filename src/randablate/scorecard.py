@@ -11,8 +11,10 @@ One scorecard row per cell the paper prints. Agreement is judged by kind of quan
 - computed constants (discussion) and any other number: |ours − paper| <= `relative_constant`
   times |paper|.
 
-A row whose paper columns are all NA is not in the paper and is left out; so are Table 2's rows
-quoted from Schott et al. (and the paper's own row) and Table 7's Lee et al. column (not ours).
+A cell measured on fewer than `min_images` images (its count column, else `images`) is not
+scored: `within` is false and `tolerance` says why. A row whose paper columns are all NA is not
+in the paper and is left out; so are Table 2's rows quoted from Schott et al. (and the paper's
+own row) and Table 7's Lee et al. column (not ours).
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-__all__ = ["TABLE_ORDER", "Tolerance", "proportion_interval", "scorecard", "summary"]
+__all__ = [
+    "TABLE_ORDER",
+    "Tolerance",
+    "proportion_interval",
+    "scorecard",
+    "summary",
+    "summary_text",
+]
 
 TABLE_ORDER = (
     "table1",
@@ -76,6 +85,7 @@ class Tolerance:
     median_pixels: int = 1  # allowed |difference| of a median certificate or attack magnitude
     confidence: float = 0.95  # two-sided level of our Clopper–Pearson interval
     relative_constant: float = 0.005  # relative tolerance for computed constants
+    min_images: int = 1  # cells over fewer images are not scored (the config's default is 50)
 
     def __post_init__(self) -> None:
         """Reject negative slacks and confidence levels outside (0, 1)."""
@@ -87,6 +97,8 @@ class Tolerance:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
         if not self.relative_constant >= 0:
             raise ValueError(f"relative_constant must be >= 0, got {self.relative_constant}")
+        if not self.min_images >= 1:
+            raise ValueError(f"min_images must be >= 1, got {self.min_images}")
 
 
 def proportion_interval(pct: float, n: int, confidence: float) -> tuple[float, float]:
@@ -267,6 +279,14 @@ def _cells(name: str, table: pd.DataFrame, tolerance: Tolerance, scale: str) -> 
                 if math.isnan(paper):
                     continue
                 low, high, text, within = _constant(ours, paper, tolerance)
+            count = _count_column(column, table) if name != "discussion" else None
+            images = _number(record[count]) if count else math.nan
+            if images < tolerance.min_images:
+                text = (
+                    f"not scored: {images:g} images, fewer than min_images = "
+                    f"{tolerance.min_images} (too few to confirm or refute the paper)"
+                )
+                within = False
             rows.append(
                 {
                     "table": name,
@@ -325,3 +345,14 @@ def summary(card: pd.DataFrame) -> dict[str, dict[str, int]]:
         out[name] = {"cells": len(within), "within": int(within.sum())}
     out["total"] = {"cells": len(card), "within": int(card["within"].sum())}
     return out
+
+
+def summary_text(card: pd.DataFrame) -> str:
+    """The scorecard's summary in a few lines: cells within tolerance per table and in total."""
+    counts = summary(card)
+    total = counts.pop("total")
+    lines = [
+        f"Reproduction scorecard: {total['within']} of {total['cells']} cells within tolerance"
+    ]
+    lines += [f"  {name}: {c['within']} of {c['cells']}" for name, c in counts.items()]
+    return "\n".join(lines)

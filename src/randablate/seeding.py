@@ -19,3 +19,18 @@ def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
+
+
+# Vote-counting runs: each draws its own streams, so none is a prefix of another's.
+VOTE_RUNS = {"standard": "votes", "lee": "votes-lee"}
+
+
+def vote_seed(base_seed: int, run: str, dataset: str, encoding: str, arch: str, k: int) -> int:
+    """Return the seed of one model's vote counting in `run` (standard or Lee et al.'s, Table 7)."""
+    try:
+        label = VOTE_RUNS[run]
+    except KeyError:
+        raise ValueError(
+            f"unknown vote-counting run {run!r}; expected one of {', '.join(VOTE_RUNS)}"
+        ) from None
+    return derive_seed(base_seed, label, dataset, encoding, arch, k)

@@ -66,8 +66,16 @@ def merge_votes(paths: Sequence[str | os.PathLike], out_path: str | os.PathLike)
     return len(order)
 
 
-def certificate_table(votes: Mapping[str, np.ndarray], alpha: float) -> pd.DataFrame:
-    """Return one row per image: certificate, prediction and the raw counts of every stage."""
+def certificate_table(
+    votes: Mapping[str, np.ndarray], alpha: float, predict_from: str | None = "predict"
+) -> pd.DataFrame:
+    """Return one row per image: certificate, prediction and the raw counts of every stage.
+
+    The prediction comes from the counts of stage `predict_from`: "predict" (its own n_predict
+    samples, the paper's procedure), "bound" (the n samples that bound the probability; the
+    same distribution per image when n_predict = n) or None (no prediction: Lee et al.'s
+    sampling, Table 7).
+    """
     d, k = int(votes["d"]), int(votes["k"])
     label = np.asarray(votes["label"], dtype=np.int64)
     guess, p_lower, radius = certificates.certify_from_counts(
@@ -83,8 +91,10 @@ def certificate_table(votes: Mapping[str, np.ndarray], alpha: float) -> pd.DataF
             "robustness": certificates.robustness(guess, label, radius),
         }
     )
-    if "counts_predict" in votes:  # Lee et al.'s sampling (Table 7) has no prediction stage
-        prediction = certificates.predict_from_counts(votes["counts_predict"], alpha)
+    if predict_from is not None:
+        if f"counts_{predict_from}" not in votes:
+            raise ValueError(f"the votes have no {predict_from!r} stage to predict from")
+        prediction = certificates.predict_from_counts(votes[f"counts_{predict_from}"], alpha)
         table["prediction"] = prediction
         table["correct"] = prediction == label
     counts = {
@@ -137,7 +147,9 @@ def training_setup(training: Mapping[str, object], scale: str, dataset: str = "m
     images = f" on {limit} images" if limit else ""
     text = f"{training['epochs']} epochs {training['optimizer']}{images}, lr {lrs}, "
     text += f"{training['precision']}"
-    if scale != "paper":
+    if scale == "reference":
+        text = f"REFERENCE RUN (the paper's settings but the departures its caption lists): {text}"
+    elif scale != "paper":
         text = f"REDUCED SCALE: {text} ({PAPER_SETUPS[dataset]})"
     return text
 
@@ -167,7 +179,9 @@ def certificate_summary(
         row = {"k": int(k), **summarize(certs)}
         row["n0"] = stage_samples(certs, "select")
         row["n"] = stage_samples(certs, "bound")
-        row["n_predict"] = stage_samples(certs, "predict")
+        shared = not any(c.startswith("predict_") for c in certs.columns)
+        row["n_predict"] = stage_samples(certs, "bound" if shared else "predict")
+        row["prediction_samples"] = "shared with n" if shared else "separate"
         row.update({"alpha": alpha, "scale": scale, "training": setup})
         rows.append(row)
     ours = pd.DataFrame(rows)
@@ -203,7 +217,10 @@ def base_accuracy_table(
     rows = [
         {
             "k": int(r["k"]),
-            "train_accuracy_pct": round(100.0 * float(r["train_accuracy"]), 2),
+            # None (NA) for the authors' released models, which carry no training history
+            "train_accuracy_pct": None
+            if r["train_accuracy"] is None
+            else round(100.0 * float(r["train_accuracy"]), 2),
             "train_images": r["train_images"],
             "test_accuracy_pct": round(100.0 * float(r["test_accuracy"]), 2),
             "images": int(r["images"]),

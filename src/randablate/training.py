@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .ablation import shared_keep_mask
+from .devices import default_device
 from .encoding import Encoding
 from .failpoints import failpoint
 from .files import atomic_path
@@ -172,7 +173,7 @@ def train_epoch(
     """Run one epoch over ablated images; returns its mean loss and accuracy over all samples.
 
     `images` is a tensor (N, C, H, W) with its `labels`, or a Dataset of (image, label) pairs
-    with `labels` None, read on `device` (default: the images' device, or the CPU).
+    with `labels` None, whose batches are moved to `device` (default: the model's device).
     """
     model.train()
     gen = generator(derive_seed(settings.seed, "train-epoch", epoch))
@@ -192,7 +193,7 @@ def train_epoch(
         return {"loss": loss_sum / len(images), "accuracy": correct / len(images)}
     if labels is not None:
         raise ValueError("a Dataset carries its own labels: pass labels=None")
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
     # The loader's generator shuffles; keep-sets and crop-flips come from a second generator,
     # and the global RNG (for transforms run in this process) is reseeded, all per epoch.
     draws = generator(derive_seed(settings.seed, "train-epoch-ablation", epoch))
@@ -232,6 +233,8 @@ def train(
 ) -> dict[str, Any]:
     """Train `model` on images in [0, 1]; resumes from `checkpoint_path` if present.
 
+    `device` defaults to CUDA when present, else the CPU (the rule `Smoothed` follows too).
+
     A checkpoint made with other settings or another k raises ValueError, or is deleted (and
     training starts over) when `discard_mismatched` is true, as the pipeline asks.
 
@@ -242,7 +245,8 @@ def train(
     by the weights of that moment): Tables 4 and 5 report the final epoch's accuracy.
     """
     log = log or logging.getLogger(__name__)
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    device = torch.device(device) if device is not None else default_device()
+    log.info("training on %s", device)
     if isinstance(images, torch.Tensor):
         if labels is None:
             raise ValueError("labels are needed when training on a tensor of images")

@@ -4,15 +4,16 @@ rule certificates:
     output:
         certificates=CERTIFICATES,
     log:
-        "logs/results/certificates/{dataset}/{encoding}/{arch}/k{k}.log",
+        log_of("certificates/{dataset}/{encoding}/{arch}/k{k}.log"),
     benchmark:
-        "logs/benchmarks/results/certificates/{dataset}/{encoding}/{arch}/k{k}.tsv"
+        benchmark_of("certificates/{dataset}/{encoding}/{arch}/k{k}.tsv")
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
         alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+        predict_from=lambda wildcards: prediction_stage(wildcards.dataset),
     script:
         "../scripts/certificates.py"
 
@@ -23,8 +24,9 @@ use rule certificates as certificates_lee with:
     output:
         certificates=LEE_CERTIFICATES,
     log:
-        "logs/results/certificates/{dataset}/{encoding}/{arch}/k{k}-lee.log",
+        log_of("certificates/{dataset}/{encoding}/{arch}/k{k}-lee.log"),
     benchmark:
-        "logs/benchmarks/results/certificates/{dataset}/{encoding}/{arch}/k{k}-lee.tsv"
+        benchmark_of("certificates/{dataset}/{encoding}/{arch}/k{k}-lee.tsv")
     params:
         alpha=config["table7"]["alpha"],
+        predict_from=None,

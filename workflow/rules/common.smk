@@ -1,7 +1,8 @@
-"""Shared helpers: config checks, target paths, input functions, wildcard constraints."""
+"""Shared helpers: target paths, input functions, wildcard constraints."""
 
-import math
 import os
+import re
+import sys
 from pathlib import Path
 
 # Jobs import the randablate package of this checkout, also inside the conda envs of envs/.
@@ -16,157 +17,17 @@ envvars:
     "PYTHONPATH",
 
 
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
+# The data sets' facts and the config checks the schema cannot make live in the library (torch-free).
+if SRC_DIR not in sys.path:
+    sys.path.insert(0, SRC_DIR)
+from randablate.config import authors_checkpoints, check_config, num_images
+from randablate.datasets import (
+    CIFAR10_FILES,
+    CIFAR10_FOLDER,
+    DATASETS,
+    MNIST_FILES,
+    check_imagenet_dir,
 )
-CIFAR10_FILES = {
-    "train": [f"data_batch_{i}" for i in range(1, 6)] + ["batches.meta"],
-    "test": ["test_batch", "batches.meta"],
-}
-
-# Per data set: pixels d (a pixel's channels count as one), evaluated test images when the
-# config says null, classes, and the config section of its certificate table.
-DATASETS = {
-    "mnist": dict(
-        name="MNIST", d=28 * 28, test_images=10_000, classes=10, section="table1"
-    ),
-    "cifar10": dict(
-        name="CIFAR-10", d=32 * 32, test_images=10_000, classes=10, section="table3"
-    ),
-    "imagenet": dict(
-        name="ImageNet", d=224 * 224, test_images=None, classes=1000, section="table6"
-    ),
-}
-
-
-def config_error(key, value, expected):
-    """Return the ValueError for a config value that the JSON schema cannot reject."""
-    return ValueError(f"invalid config: {key} = {value!r}; expected {expected}")
-
-
-def check_k(key, k, dataset="mnist"):
-    """Raise ValueError unless 1 <= k <= d for the data set."""
-    d = DATASETS[dataset]["d"]
-    if not 1 <= k <= d:
-        raise config_error(
-            key, k, f"1 <= k <= d = {d} (pixels of a {DATASETS[dataset]['name']} image)"
-        )
-
-
-def check_alpha(key, alpha):
-    """Raise ValueError unless 0 < alpha < 1."""
-    if not 0.0 < alpha < 1.0:
-        raise config_error(key, alpha, "a number strictly between 0 and 1")
-
-
-def num_images(cfg, dataset="mnist"):
-    """Return how many test (ImageNet: validation) images a data set's table certifies."""
-    if dataset == "imagenet":
-        return cfg["imagenet"]["num_images"]
-    n = cfg[DATASETS[dataset]["section"]]["num_images"]
-    return DATASETS[dataset]["test_images"] if n is None else n
-
-
-def check_certification(cfg, dataset):
-    """Raise ValueError for a certificate table's settings the schema cannot reject."""
-    section = DATASETS[dataset]["section"]
-    settings = cfg[section]
-    for k in settings["k"]:
-        check_k(f"{section}.k", k, dataset)
-    check_alpha(f"{section}.alpha", settings["alpha"])
-    images = num_images(cfg, dataset)
-    total = DATASETS[dataset]["test_images"]
-    if total is not None and images > total:
-        raise config_error(
-            f"{section}.num_images",
-            images,
-            f"at most {total} (the {DATASETS[dataset]['name']} test set)",
-        )
-    if settings["shards"] > images:
-        raise config_error(
-            f"{section}.shards",
-            settings["shards"],
-            f"at most the number of evaluated images ({images})",
-        )
-
-
-def check_schedule(cfg, dataset):
-    """Raise ValueError unless a training schedule's start epochs begin at 1 and increase."""
-    schedule = cfg["training"][dataset]["lr_schedule"]
-    starts = [int(start) for start, _ in schedule]
-    if starts[0] != 1 or starts != sorted(set(starts)):
-        raise config_error(
-            f"training.{dataset}.lr_schedule",
-            schedule,
-            "[start epoch, lr] pairs starting at epoch 1 with increasing start epochs",
-        )
-
-
-def check_config(cfg):
-    """Raise ValueError for config values the schema cannot express as wrong."""
-    for dataset in DATASETS:
-        check_certification(cfg, dataset)
-        check_schedule(cfg, dataset)
-    source_dir = cfg["mnist"]["source_dir"]
-    if source_dir is not None and not os.path.isdir(source_dir):
-        raise config_error(
-            "mnist.source_dir",
-            source_dir,
-            "an existing directory holding the four MNIST IDX files, or null",
-        )
-    for k in cfg["base_accuracy"]["k"]:
-        check_k("base_accuracy.k", k, "cifar10")
-    t7, t8 = cfg["table7"], cfg["table8"]
-    check_k("table7.mnist_k", t7["mnist_k"], "mnist")
-    check_k("table7.imagenet_k", t7["imagenet_k"], "imagenet")
-    check_alpha("table7.alpha", t7["alpha"])
-    check_k("table8.mnist_k", t8["mnist_k"], "mnist")
-    check_k("table8.cifar10_k", t8["cifar10_k"], "cifar10")
-    for k in cfg["figures"]["figure1_k"]:
-        if k not in cfg["table1"]["k"]:
-            raise config_error(
-                "figures.figure1_k",
-                k,
-                f"one of table1.k {cfg['table1']['k']} (its models)",
-            )
-    check_attack_config(cfg, num_images(cfg, "mnist"))
-
-
-def check_attack_config(cfg, certified_images):
-    """Raise ValueError for attack settings the schema cannot express as wrong."""
-    attack = cfg["attack"]
-    for key in ("k", "baseline_k"):
-        check_k(f"attack.{key}", attack[key])
-    check_alpha("attack.alpha", attack["alpha"])
-    if attack["num_images"] > certified_images:
-        raise config_error(
-            "attack.num_images",
-            attack["num_images"],
-            f"at most the {certified_images} images Table 1 certifies (table1.num_images)",
-        )
-    if attack["shards"] > attack["num_images"]:
-        raise config_error(
-            "attack.shards",
-            attack["shards"],
-            f"at most attack.num_images ({attack['num_images']})",
-        )
-    if attack["baseline_epochs"] and attack["baseline_k"] in cfg["table1"]["k"]:
-        raise config_error(
-            "attack.baseline_epochs",
-            attack["baseline_epochs"],
-            "null while attack.baseline_k is one of table1.k (a Table 1 model)",
-        )
-    least = math.ceil(math.log2(2.0 / attack["alpha"]))
-    if attack["n_query"] < least:
-        raise config_error(
-            "attack.n_query",
-            attack["n_query"],
-            f"at least {least}: with fewer votes even a unanimous vote abstains at alpha",
-        )
-
 
 check_config(config)
 
@@ -185,24 +46,67 @@ PAPER_TABLES = {
     8: PAPER_DIR / "table8_null_encoding.csv",
 }
 
-MODEL_DIR = "results/models/{dataset}/{encoding}/{arch}/k{k}"
-VOTES_DIR = "results/votes/{dataset}/{encoding}/{arch}/k{k}"
-CERTIFICATES = "results/certificates/{dataset}/{encoding}/{arch}/k{k}.csv"
+# Every result lives under results_dir (one per scale: results, results/quick, ...), and its log
+# and benchmark under logs/ and logs/benchmarks/ at the same path.
+RESULTS = config["results_dir"].rstrip("/")
+
+
+def result(path):
+    """The path of a result under results_dir."""
+    return f"{RESULTS}/{path}"
+
+
+def log_of(path):
+    """The log of the job that writes `path` (relative to results_dir)."""
+    return f"logs/{RESULTS}/{path}"
+
+
+def benchmark_of(path):
+    """The benchmark file of the job that writes `path` (relative to results_dir)."""
+    return f"logs/benchmarks/{RESULTS}/{path}"
+
+
+MODEL_DIR = result("models/{dataset}/{encoding}/{arch}/k{k}")
+VOTES_DIR = result("votes/{dataset}/{encoding}/{arch}/k{k}")
+CERTIFICATES = result("certificates/{dataset}/{encoding}/{arch}/k{k}.csv")
 # Votes and certificates with Lee et al.'s sampling (Table 7, footnote 2).
 LEE_VOTES_DIR = f"{VOTES_DIR}/lee"
-LEE_CERTIFICATES = "results/certificates/{dataset}/{encoding}/{arch}/k{k}-lee.csv"
-BASE_ACCURACY = "results/base_accuracy/{dataset}/{encoding}/{arch}/k{k}.json"
-IMAGENET_SUBSET = "results/data/imagenet/val_subset.csv"
-TABLE = "results/tables/table{number}.csv"
+LEE_CERTIFICATES = result("certificates/{dataset}/{encoding}/{arch}/k{k}-lee.csv")
+BASE_ACCURACY = result("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.json")
+IMAGENET_SUBSET = result("data/imagenet/val_subset.csv")
+# The authors' 400 ImageNet validation images (imagenet_indices.pth of their repository).
+PAPER_IMAGENET_INDICES = PAPER_DIR / "imagenet_val_indices.csv"
+TABLE = result("tables/table{number}.csv")
 TABLE1 = TABLE.format(number=1)
-PROVENANCE = "results/provenance.yaml"
-FIGURE_CERTIFIED_ACCURACY = "results/figures/certified_accuracy_{dataset}.png"
-FIGURE1 = "results/figures/figure1.png"
-FIGURE2 = "results/figures/figure2.png"
-FIGURE4 = "results/figures/figure4.png"
-DISCUSSION = "results/tables/discussion.csv"
-DISCUSSION_IMAGENET = "results/tables/discussion_imagenet.csv"
-REPRODUCTION = "results/tables/reproduction.csv"
+PROVENANCE = result("provenance.yaml")
+FIGURE_CERTIFIED_ACCURACY = result("figures/certified_accuracy_{dataset}.png")
+# Beyond the paper: Corollaries 1 and 2, top-2 and top-3 from the same votes (compared.smk).
+CERTIFICATES_COMPARED = result("tables/certificates_compared_{dataset}.csv")
+FIGURE_CERTIFICATES_COMPARED = result("figures/certificates_compared_{dataset}.png")
+FIGURE1 = result("figures/figure1.png")
+FIGURE2 = result("figures/figure2.png")
+FIGURE4 = result("figures/figure4.png")
+DISCUSSION = result("tables/discussion.csv")
+DISCUSSION_IMAGENET = result("tables/discussion_imagenet.csv")
+REPRODUCTION = result("tables/reproduction.csv")
+
+
+def authors_models():
+    """Models the authors released (authors_checkpoints.dir): model path -> checkpoint, identity."""
+    return {
+        f"{MODEL_DIR}/model.pt".format(dataset=d, encoding=e, arch=a, k=k): {
+            "file": str(path),
+            "dataset": d,
+            "encoding": e,
+            "arch": a,
+            "k": k,
+        }
+        for (d, e, a, k), path in authors_checkpoints(config).items()
+    }
+
+
+# Imported by rule import_authors_checkpoint instead of trained.
+AUTHORS_MODELS = authors_models()
 
 
 wildcard_constraints:
@@ -226,23 +130,19 @@ def cifar10_files(split=None):
     names = (
         CIFAR10_FILES[split] if split else sorted(set(sum(CIFAR10_FILES.values(), [])))
     )
-    return [f"{CIFAR10_ROOT}/cifar-10-batches-py/{name}" for name in names]
+    return [f"{CIFAR10_ROOT}/{CIFAR10_FOLDER}/{name}" for name in names]
 
 
 def imagenet_dir():
     """Return imagenet.dir, or raise naming the key when ImageNet is not there."""
-    directory = config["imagenet"]["dir"]
-    expected = "a directory with train/ and val/ in ImageFolder layout (ILSVRC2012)"
-    if directory is None:
-        raise config_error(
-            "imagenet.dir", directory, f"{expected}; ImageNet targets need it"
-        )
-    for sub in ("train", "val"):
-        if not os.path.isdir(os.path.join(directory, sub)):
-            raise config_error(
-                "imagenet.dir", directory, f"{expected}; it has no {sub}/"
-            )
-    return directory.rstrip("/")
+    return str(check_imagenet_dir(config["imagenet"]["dir"])).rstrip("/")
+
+
+def imagenet_indices_input(wildcards):
+    """Input function: the authors' list of validation images when imagenet.subset is authors."""
+    return (
+        str(PAPER_IMAGENET_INDICES) if config["imagenet"]["subset"] == "authors" else []
+    )
 
 
 def cifar10_available():
@@ -300,7 +200,7 @@ def eval_data_params(wildcards):
 
 def section(dataset):
     """The config section holding a data set's certification settings."""
-    return config[DATASETS[dataset]["section"]]
+    return config[DATASETS[dataset].section]
 
 
 def model_files(pattern, dataset, ks, encoding=None, arch=None):
@@ -358,15 +258,21 @@ def lee_vote_shards(wildcards):
     )
 
 
+def prediction_stage(dataset):
+    """The vote stage a data set's predictions come from: "bound" when shared, else "predict"."""
+    settings = section(dataset)
+    shared = settings["predict_samples"] == "shared"
+    return "bound" if shared and settings["n_predict"] == settings["n"] else "predict"
+
+
 def vote_settings(wildcards):
     """Sampling stages, batch size and precision of a data set's vote counting."""
     settings = section(wildcards.dataset)
+    stages = {"select": settings["n0"], "bound": settings["n"]}
+    if prediction_stage(wildcards.dataset) == "predict":
+        stages["predict"] = settings["n_predict"]
     return {
-        "stages": {
-            "select": settings["n0"],
-            "bound": settings["n"],
-            "predict": settings["n_predict"],
-        },
+        "stages": stages,
         "batch_size": settings["batch_size"],
         "precision": settings["precision"],
     }
@@ -394,11 +300,11 @@ def training_settings(wildcards):
 
 
 # The Pointwise attack (attack.smk): Table 2, its soundness table, Figures 3 and 5.
-ATTACK_DIR = "results/attack/{dataset}/{encoding}/{arch}/k{k}"
-TABLE2 = "results/tables/table2.csv"
-ATTACK_SOUNDNESS = "results/tables/attack_soundness.csv"
-FIGURE3 = "results/figures/figure3.png"
-FIGURE5 = "results/figures/figure5.png"
+ATTACK_DIR = result("attack/{dataset}/{encoding}/{arch}/k{k}")
+TABLE2 = result("tables/table2.csv")
+ATTACK_SOUNDNESS = result("tables/attack_soundness.csv")
+FIGURE3 = result("figures/figure3.png")
+FIGURE5 = result("figures/figure5.png")
 PAPER_TABLE2 = (
     Path(workflow.basedir) / "resources" / "paper" / "table2_mnist_pointwise.csv"
 )
@@ -434,7 +340,7 @@ def attack_shards(wildcards):
 
 def attack_certificates(wildcards):
     """The model's certificates (for the radius of each attacked image); none when k = d."""
-    if int(wildcards.k) >= DATASETS["mnist"]["d"]:
+    if int(wildcards.k) >= DATASETS["mnist"].d:
         return []
     return CERTIFICATES.format(
         dataset=wildcards.dataset,
@@ -446,13 +352,63 @@ def attack_certificates(wildcards):
 
 def attack_settings():
     """Return the per-image attack settings of the config (see randablate.attack)."""
-    keys = ("n_query", "alpha", "starts", "init_steps", "init_tries")
-    keys += ("l2_binary_search", "max_queries")
+    keys = ("n_query", "alpha", "starts", "init", "init_epsilons", "init_repetitions")
+    keys += (
+        "init_steps",
+        "init_tries",
+        "l2_binary_search",
+        "max_queries",
+        "decision",
+        "delta",
+    )
     return {key: config["attack"][key] for key in keys}
+
+
+def table8_rows():
+    """Table 8's rows (data set, k, encoding): MNIST, and CIFAR-10 where it is available."""
+    datasets = ["mnist"] + (["cifar10"] if cifar10_available() else [])
+    return [
+        (dataset, config["table8"][f"{dataset}_k"], encoding)
+        for dataset in datasets
+        for encoding in ("multichannel", "mean")
+    ]
+
+
+# The reference run (profiles/reference): its checked-in results.
+REFERENCE_DIR = f"reference/mnist-k{config['table8']['mnist_k']}"
+REFERENCE_FILES = [
+    f"{REFERENCE_DIR}/{name}"
+    for name in (
+        "summary.csv",
+        "table1.csv",
+        "table8.csv",
+        "scorecard.csv",
+        "provenance.yaml",
+        "certificates_multichannel.csv.gz",
+        "certificates_mean.csv.gz",
+        "training_multichannel.csv",
+        "training_mean.csv",
+    )
+]
+
+
+def default_targets():
+    """What `snakemake` builds with no target: the reference's files, or every table/figure."""
+    if config["scale"] == "reference":
+        return REFERENCE_FILES
+    return [
+        *built_tables().values(),
+        *built_figures(),
+        REPRODUCTION,
+        ATTACK_SOUNDNESS,
+        PROVENANCE,
+    ]
 
 
 def built_tables():
     """The tables `snakemake` builds by default, by name: those whose data sets are available."""
+    if config["scale"] == "reference":
+        return {"table1": TABLE1, "table8": TABLE.format(number=8)}
     tables = {"table1": TABLE1, "table2": TABLE2, "discussion": DISCUSSION}
     if cifar10_available():
         for number in (3, 4, 5, 8):
@@ -471,4 +427,16 @@ def built_figures():
     datasets += ["cifar10"] if cifar10_available() else []
     datasets += ["imagenet"] if imagenet_available() else []
     figures += [FIGURE_CERTIFIED_ACCURACY.format(dataset=d) for d in datasets]
+    figures += [FIGURE_CERTIFICATES_COMPARED.format(dataset=d) for d in datasets]
     return figures
+
+
+def print_run_summary():
+    """At the end of a successful run: the scorecard's summary and how to get the report."""
+    if os.path.exists(REPRODUCTION):
+        import pandas as pd
+        from randablate.scorecard import summary_text
+
+        print(summary_text(pd.read_csv(REPRODUCTION)), f"({REPRODUCTION})")
+    where = f"the results in {RESULTS}"
+    print(f"Report: rerun the same command with --report report.html ({where}).")

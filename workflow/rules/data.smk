@@ -40,6 +40,7 @@ if config["cifar10"]["dir"] is None:
 rule imagenet_subset:
     input:
         lambda wildcards: f"{imagenet_dir()}/val",
+        indices=imagenet_indices_input,
     output:
         subset=report(
             IMAGENET_SUBSET,
@@ -48,9 +49,9 @@ rule imagenet_subset:
             labels={"table": "the certified validation images"},
         ),
     log:
-        "logs/results/data/imagenet/val_subset.log",
+        log_of("data/imagenet/val_subset.log"),
     benchmark:
-        "logs/benchmarks/results/data/imagenet/val_subset.tsv"
+        benchmark_of("data/imagenet/val_subset.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -58,6 +59,7 @@ rule imagenet_subset:
     params:
         dir=lambda wildcards: imagenet_dir(),
         num_images=config["imagenet"]["num_images"],
+        subset=config["imagenet"]["subset"],
         seed=config["seed"],
     script:
         "../scripts/imagenet_subset.py"

@@ -10,9 +10,9 @@ rule figure2:
             labels={"figure": "Figure 2: delta against rho"},
         ),
     log:
-        "logs/results/figures/figure2.log",
+        log_of("figures/figure2.log"),
     benchmark:
-        "logs/benchmarks/results/figures/figure2.tsv"
+        benchmark_of("figures/figure2.tsv")
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -34,9 +34,9 @@ rule figure4:
             labels={"figure": "Figure 4: encodings of NULL"},
         ),
     log:
-        "logs/results/figures/figure4.log",
+        log_of("figures/figure4.log"),
     benchmark:
-        "logs/benchmarks/results/figures/figure4.tsv"
+        benchmark_of("figures/figure4.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -61,9 +61,9 @@ rule discussion:
             labels={"table": "Discussion: information and one-pixel limits"},
         ),
     log:
-        "logs/results/tables/discussion.log",
+        log_of("tables/discussion.log"),
     benchmark:
-        "logs/benchmarks/results/tables/discussion.tsv"
+        benchmark_of("tables/discussion.tsv")
     conda:
         "../../envs/analysis.yaml"
     resources:

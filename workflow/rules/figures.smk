@@ -13,15 +13,15 @@ rule figure_certified_accuracy:
             },
         ),
     log:
-        "logs/results/figures/certified_accuracy_{dataset}.log",
+        log_of("figures/certified_accuracy_{dataset}.log"),
     benchmark:
-        "logs/benchmarks/results/figures/certified_accuracy_{dataset}.tsv"
+        benchmark_of("figures/certified_accuracy_{dataset}.tsv")
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
-        name=lambda wildcards: DATASETS[wildcards.dataset]["name"],
+        name=lambda wildcards: DATASETS[wildcards.dataset].title,
         k=lambda wildcards: section(wildcards.dataset)["k"],
         scale=config["scale"],
         images=lambda wildcards: num_images(config, wildcards.dataset),
@@ -45,9 +45,9 @@ rule figure1:
             labels={"figure": "Figure 1: ablated samples", "scale": config["scale"]},
         ),
     log:
-        "logs/results/figures/figure1.log",
+        log_of("figures/figure1.log"),
     benchmark:
-        "logs/benchmarks/results/figures/figure1.tsv"
+        benchmark_of("figures/figure1.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:

@@ -7,9 +7,9 @@ rule provenance:
             labels={"file": "provenance.yaml", "scale": config["scale"]},
         ),
     log:
-        "logs/results/provenance.log",
+        log_of("provenance.log"),
     benchmark:
-        "logs/benchmarks/results/provenance.tsv"
+        benchmark_of("provenance.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:

@@ -22,3 +22,28 @@ rule train:
         repo=workflow.basedir,
     script:
         "../scripts/train.py"
+
+
+# The models the authors released (authors_checkpoints.dir), imported instead of trained.
+if AUTHORS_MODELS:
+
+    ruleorder: import_authors_checkpoint > train
+
+    rule import_authors_checkpoint:
+        input:
+            checkpoint=lambda wildcards: AUTHORS_MODELS[wildcards.model]["file"],
+        output:
+            model="{model}",
+        log:
+            "logs/{model}.import.log",
+        wildcard_constraints:
+            model="|".join(re.escape(path) for path in AUTHORS_MODELS),
+        conda:
+            "../../envs/torch.yaml"
+        resources:
+            mem_mb=4000,
+        params:
+            model=lambda wildcards: AUTHORS_MODELS[wildcards.model],
+            repo=workflow.basedir,
+        script:
+            "../scripts/import_authors_checkpoint.py"

@@ -56,6 +56,8 @@ use rule votes_shard as votes_shard_lee with:
         positions=shard_range,
         settings=lee_vote_settings,
         seed=config["seed"],
+        # its own random streams, not prefixes of the standard run's (randablate.seeding)
+        run="lee",
         lock_dir=config["compute"]["gpu_lock_dir"],
 
 
@@ -77,9 +79,9 @@ rule base_accuracy:
     output:
         accuracy=BASE_ACCURACY,
     log:
-        "logs/results/base_accuracy/{dataset}/{encoding}/{arch}/k{k}.log",
+        log_of("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.log"),
     benchmark:
-        "logs/benchmarks/results/base_accuracy/{dataset}/{encoding}/{arch}/k{k}.tsv"
+        benchmark_of("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]

@@ -7,7 +7,8 @@ from randablate.tables import certificate_table, load_votes, write_csv
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 log = logging.getLogger("certificates")
 try:
-    table = certificate_table(load_votes(snakemake.input.votes), snakemake.params.alpha)
+    p = snakemake.params
+    table = certificate_table(load_votes(snakemake.input.votes), p.alpha, p.predict_from)
     write_csv(table, snakemake.output.certificates)
     log.info("%d images, alpha=%g", len(table), snakemake.params.alpha)
 except Exception:

@@ -1,8 +1,8 @@
-"""Rule imagenet_subset: the seeded subset of ImageNet validation images that Table 6 certifies."""
+"""Rule imagenet_subset: the ImageNet validation images that Table 6 certifies."""
 
 import logging
 
-from randablate.data import imagenet_eval_subset
+from randablate.data import imagenet_eval_subset, read_imagenet_indices
 from randablate.seeding import derive_seed
 from randablate.tables import write_csv
 
@@ -10,9 +10,15 @@ logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 log = logging.getLogger("imagenet_subset")
 try:
     p = snakemake.params
-    subset = imagenet_eval_subset(p.dir, p.num_images, derive_seed(p.seed, "imagenet-subset"))
+    if p.subset == "authors":  # the authors' 400 images (their imagenet_indices.pth)
+        indices = read_imagenet_indices(snakemake.input.indices)
+        subset = imagenet_eval_subset(p.dir, p.num_images, indices=indices)
+        how = f"listed in {snakemake.input.indices}"
+    else:
+        subset = imagenet_eval_subset(p.dir, p.num_images, derive_seed(p.seed, "imagenet-subset"))
+        how = "drawn with a seed derived from the config's seed"
     write_csv(subset, snakemake.output.subset)
-    log.info("%d validation images drawn from %s/val", len(subset), p.dir)
+    log.info("%d validation images of %s/val, %s", len(subset), p.dir, how)
 except Exception:
-    log.exception("drawing the ImageNet subset failed")
+    log.exception("choosing the ImageNet subset failed")
     raise

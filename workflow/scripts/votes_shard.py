@@ -8,7 +8,7 @@ import torch
 from randablate.data import load_eval_images
 from randablate.devices import acquire_device
 from randablate.files import discard_if_older
-from randablate.seeding import derive_seed
+from randablate.seeding import vote_seed
 from randablate.smoothing import count_votes, load_smoothed
 
 logging.basicConfig(
@@ -27,8 +27,10 @@ def main():
     if discard_if_older(partial, snakemake.input.model):
         log.info("removed %s: it predates the model", partial)
     images, labels, indices = load_eval_images(snakemake.params.data, start, stop)
-    seed = derive_seed(snakemake.params.seed, "votes", wc.dataset, wc.encoding, wc.arch, k)
-    log.info("k=%d images %d..%d stages=%s", k, start, stop - 1, settings["stages"])
+    # the Lee et al. re-certification (Table 7) passes run="lee": streams of its own
+    run = getattr(snakemake.params, "run", "standard")
+    seed = vote_seed(snakemake.params.seed, run, wc.dataset, wc.encoding, wc.arch, k)
+    log.info("k=%d images %d..%d stages=%s run=%s", k, start, stop - 1, settings["stages"], run)
     with acquire_device(snakemake.params.lock_dir, log=log) as device:
         smoothed, _ = load_smoothed(
             snakemake.input.model,

@@ -1,0 +1,143 @@
+"""Checks of a pipeline config that its JSON schema cannot express, each naming the key.
+
+The schema (workflow/schemas/config.schema.yaml) checks every type, range and name it can: k <= d
+per data set, alpha strictly between 0 and 1, the enums. What is left needs two keys at once, a
+file system or a statistic: schedules in order, shards no more than images, an existing
+mnist.source_dir, and enough votes per attack query for the binomial test to ever decide. The
+workflow calls `check_config` at parse time, so a bad value fails before any job runs. Torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .datasets import DATASETS
+
+__all__ = ["ConfigError", "authors_checkpoints", "check_config", "num_images"]
+
+AUTHORS_IMAGENET_IMAGES = 400  # the authors' list of ImageNet validation images
+
+
+class ConfigError(ValueError):
+    """A config value that is wrong given the rest of the config."""
+
+
+def config_error(key: str, value: object, expected: str) -> ConfigError:
+    """The error for `key` = `value`, saying what was expected."""
+    return ConfigError(f"invalid config: {key} = {value!r}; expected {expected}")
+
+
+def num_images(cfg: Mapping[str, Any], dataset: str) -> int:
+    """How many test (ImageNet: validation) images a data set's certificate table certifies."""
+    if dataset == "imagenet":
+        return int(cfg["imagenet"]["num_images"])
+    info = DATASETS[dataset]
+    n = cfg[info.section]["num_images"]
+    return int(info.test_images if n is None else n)
+
+
+def _check_certification(cfg: Mapping[str, Any], dataset: str) -> None:
+    info = DATASETS[dataset]
+    settings = cfg[info.section]
+    images = num_images(cfg, dataset)
+    if info.test_images is not None and images > info.test_images:
+        raise config_error(
+            f"{info.section}.num_images",
+            images,
+            f"at most {info.test_images} (the {info.title} test set)",
+        )
+    if settings["shards"] > images:
+        raise config_error(
+            f"{info.section}.shards",
+            settings["shards"],
+            f"at most the number of evaluated images ({images})",
+        )
+
+
+def _check_schedule(cfg: Mapping[str, Any], dataset: str) -> None:
+    schedule = cfg["training"][dataset]["lr_schedule"]
+    starts = [int(start) for start, _ in schedule]
+    if starts[0] != 1 or starts != sorted(set(starts)):
+        raise config_error(
+            f"training.{dataset}.lr_schedule",
+            schedule,
+            "[start epoch, lr] pairs starting at epoch 1 with increasing start epochs",
+        )
+
+
+def _check_attack(cfg: Mapping[str, Any]) -> None:
+    from .certificates import least_votes_to_decide  # scipy, imported when checking
+
+    attack = cfg["attack"]
+    certified = num_images(cfg, "mnist")
+    if attack["num_images"] > certified:
+        raise config_error(
+            "attack.num_images",
+            attack["num_images"],
+            f"at most the {certified} images Table 1 certifies (table1.num_images)",
+        )
+    if attack["shards"] > attack["num_images"]:
+        raise config_error(
+            "attack.shards",
+            attack["shards"],
+            f"at most attack.num_images ({attack['num_images']})",
+        )
+    if attack["baseline_epochs"] and attack["baseline_k"] in cfg["table1"]["k"]:
+        raise config_error(
+            "attack.baseline_epochs",
+            attack["baseline_epochs"],
+            "null while attack.baseline_k is one of table1.k (a Table 1 model)",
+        )
+    least = least_votes_to_decide(attack["alpha"])
+    if attack["n_query"] < least:
+        raise config_error(
+            "attack.n_query",
+            attack["n_query"],
+            f"at least {least}: with fewer votes even a unanimous vote abstains at alpha",
+        )
+
+
+def check_config(cfg: Mapping[str, Any]) -> None:
+    """Raise ConfigError, naming the key, for a value that is wrong given the rest of `cfg`."""
+    for dataset in DATASETS:
+        _check_certification(cfg, dataset)
+        _check_schedule(cfg, dataset)
+    source_dir = cfg["mnist"]["source_dir"]
+    if source_dir is not None and not os.path.isdir(source_dir):
+        raise config_error(
+            "mnist.source_dir",
+            source_dir,
+            "an existing directory holding the four MNIST IDX files, or null",
+        )
+    imagenet = cfg["imagenet"]
+    if imagenet.get("subset") == "authors" and imagenet["num_images"] > AUTHORS_IMAGENET_IMAGES:
+        raise config_error(
+            "imagenet.num_images",
+            imagenet["num_images"],
+            f"at most {AUTHORS_IMAGENET_IMAGES} while imagenet.subset is authors "
+            "(the authors' list)",
+        )
+    _check_attack(cfg)
+
+
+def authors_checkpoints(cfg: Mapping[str, Any]) -> dict[tuple[str, str, str, int], Path]:
+    """The authors' checkpoint per (dataset, encoding, arch, k) in authors_checkpoints.dir."""
+    from .authors import find_authors_checkpoints
+
+    directory = cfg["authors_checkpoints"]["dir"]
+    if directory is None:
+        return {}
+    expected = "a directory holding the authors' released checkpoints (.pth), or null"
+    if not os.path.isdir(directory):
+        raise config_error("authors_checkpoints.dir", directory, expected)
+    found = find_authors_checkpoints(directory)
+    if not found:
+        raise config_error(
+            "authors_checkpoints.dir",
+            directory,
+            f"{expected}; it has no file named as theirs (e.g. mnist_lr_0.001_keep_45_....pth)",
+        )
+    return found

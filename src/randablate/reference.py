@@ -1,0 +1,136 @@
+"""A reference run's results, as checked in: our cells with 95% intervals beside the paper's.
+
+`reference_summary` turns per-image certificate tables into one row per printed quantity
+(accuracy, abstentions, median certificate) with a two-sided interval at `confidence`:
+Clopper–Pearson for the percentages, and for the median the distribution-free interval between
+two order statistics (the number of images at or above the true median is binomial(N, 1/2)).
+`export_reference` writes everything a reader needs to check the run without rerunning it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import certificates
+from .files import atomic_path
+from .scorecard import proportion_interval
+
+__all__ = ["export_reference", "median_interval", "reference_summary"]
+
+
+def median_interval(robustness: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Order-statistic interval for the paper's median certificate (ρ reached by half)."""
+    r = np.sort(np.asarray(robustness, dtype=np.float64).ravel())[::-1]
+    n = r.size
+    if n == 0:
+        raise ValueError("robustness is empty")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    # The median m is the ceil(n/2)-th largest value. With B = #{images >= true median} ~
+    # binomial(n, 1/2), the j-th largest value lies at or below it and the i-th largest at or
+    # above it with probability >= confidence for ranks i <= ceil(n/2) <= j chosen from B's tails.
+    tail = (1.0 - confidence) / 2.0
+    i = max(int(stats.binom.ppf(tail, n, 0.5)), 1)
+    j = min(int(stats.binom.isf(tail, n, 0.5)) + 1, n)
+    return float(r[j - 1]), float(r[i - 1])
+
+
+def _median_text(value: float) -> float:
+    """A median of minus infinity (the median image is not certified) as NaN, the paper's N/A."""
+    return math.nan if value == -math.inf else value
+
+
+def reference_summary(
+    certs_by_row: Mapping[tuple[str, str], pd.DataFrame],
+    paper: Mapping[tuple[str, str], Mapping[str, float]],
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """One row per (table, row, quantity): ours, its interval, the paper's value, images."""
+    rows = []
+    for (table, row), certs in certs_by_row.items():
+        n = len(certs)
+        printed = paper.get((table, row), {})
+        correct = float((certs["prediction"] == certs["label"]).mean()) * 100.0
+        abstained = float((certs["prediction"] == -1).mean()) * 100.0
+        robustness = certs["robustness"].to_numpy(np.float64)
+        median = certificates.median_certified_robustness(robustness)
+        low, high = median_interval(robustness, confidence)
+        cells = [
+            ("accuracy_pct", correct, *proportion_interval(correct, n, confidence)),
+            ("abstained_pct", abstained, *proportion_interval(abstained, n, confidence)),
+            ("median_certified_robustness_pixels", median, low, high),
+        ]
+        for quantity, ours, lo, hi in cells:
+            theirs = float(printed.get(quantity, math.nan))
+            rows.append(
+                {
+                    "table": table,
+                    "row": row,
+                    "quantity": quantity,
+                    "ours": _median_text(ours),
+                    "ours_low": _median_text(lo),
+                    "ours_high": _median_text(hi),
+                    "paper": theirs,
+                    "paper_inside": bool(lo - 1e-9 <= theirs <= hi + 1e-9),
+                    "images": n,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _history(model_path: str | os.PathLike) -> pd.DataFrame:
+    """A model file's training history, one row per epoch."""
+    import torch  # lazily: the rest of this module runs without torch's start-up
+
+    blob = torch.load(model_path, map_location="cpu", weights_only=True)
+    return pd.DataFrame(blob["meta"]["history"])
+
+
+def _write_csv(table: pd.DataFrame, path: Path, compress: bool = False) -> None:
+    """Write a CSV atomically, gzip-compressed (with a fixed timestamp) when asked."""
+    with atomic_path(path) as tmp:
+        if compress:
+            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+                fh.write(table.to_csv(index=False, float_format="%.10g").encode())
+        else:
+            table.to_csv(tmp, index=False, na_rep="NA", float_format="%.10g")
+
+
+def export_reference(
+    out_dir: str | os.PathLike,
+    summary: pd.DataFrame,
+    certificates_by_name: Mapping[str, str | os.PathLike],
+    models_by_name: Mapping[str, str | os.PathLike],
+    copies: Mapping[str, str | os.PathLike],
+) -> list[Path]:
+    """Write summary.csv, certificates_<name>.csv.gz, training_<name>.csv and the copies."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "summary.csv"]
+    _write_csv(summary, written[0])
+    keep = ["index", "label", "guess", "p_lower", "radius", "robustness", "prediction"]
+    for name, path in certificates_by_name.items():
+        certs = pd.read_csv(path)
+        counts = [c for c in certs.columns if c.split("_")[0] in ("select", "bound", "predict")]
+        target = out / f"certificates_{name}.csv.gz"
+        _write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, True)
+        written.append(target)
+    for name, path in models_by_name.items():
+        target = out / f"training_{name}.csv"
+        _write_csv(_history(path), target)
+        written.append(target)
+    for name, path in copies.items():
+        target = out / name
+        with atomic_path(target) as tmp:
+            shutil.copyfile(path, tmp)
+        written.append(target)
+    return written

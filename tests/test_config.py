@@ -1,0 +1,80 @@
+"""randablate.config: the checks a JSON schema cannot make, each naming the key."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO
+from scipy import stats
+
+from randablate.certificates import least_votes_to_decide
+from randablate.config import ConfigError, check_config, num_images
+
+PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def changed(change) -> dict:
+    config = copy.deepcopy(PAPER)
+    change(config)
+    return config
+
+
+def test_the_papers_config_passes_and_counts_its_images():
+    check_config(PAPER)
+    assert num_images(PAPER, "mnist") == 10_000 and num_images(PAPER, "imagenet") == 400
+    assert num_images(changed(lambda c: c["table3"].update(num_images=50)), "cifar10") == 50
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["table1"].update(num_images=20_000), "table1.num_images = 20000; expected"),
+        (lambda c: c["table1"].update(shards=20_000), "table1.shards = 20000; expected at most"),
+        (lambda c: c["table6"].update(shards=500), "table6.shards = 500; expected at most"),
+        (
+            lambda c: c["training"]["imagenet"].update(lr_schedule=[[2, 0.1]]),
+            "training.imagenet.lr_schedule",
+        ),
+        (
+            lambda c: c["training"]["mnist"].update(lr_schedule=[[1, 0.1], [9, 0.1], [5, 1]]),
+            "increasing start epochs",
+        ),
+        (lambda c: c["mnist"].update(source_dir="/no/such/dir"), "mnist.source_dir = '/no/such"),
+        (lambda c: c["imagenet"].update(subset="authors", num_images=500), "at most 400"),
+        (lambda c: c["attack"].update(num_images=20_000), "attack.num_images = 20000"),
+        (lambda c: c["attack"].update(shards=300), "attack.shards = 300; expected at most"),
+        (lambda c: c["attack"].update(n_query=5), "attack.n_query = 5; expected at least 6"),
+        (
+            lambda c: c["attack"].update(baseline_epochs=3, baseline_k=45),
+            "attack.baseline_epochs = 3",
+        ),
+    ],
+)
+def test_each_bad_value_is_refused_naming_its_key(change, message):
+    with pytest.raises(ConfigError, match="invalid config") as error:
+        check_config(changed(change))
+    assert message in str(error.value)
+
+
+def test_figure1_no_longer_couples_table1():
+    # Figure 1 trains the models it needs: table1.k = [45] with other figure1_k is fine.
+    check_config(changed(lambda c: c["table1"].update(k=[45])))
+
+
+def test_least_votes_agree_with_the_binomial_test():
+    for alpha in (0.5, 0.1, 0.05, 0.01, 0.001, 1e-6, 2**-9):
+        least = least_votes_to_decide(alpha)
+        assert stats.binomtest(least, least, 0.5).pvalue <= alpha
+        assert stats.binomtest(least - 1, least - 1, 0.5).pvalue > alpha or least == 1
+    with pytest.raises(ValueError, match="alpha"):
+        least_votes_to_decide(1.0)
+
+
+def test_config_checks_and_dataset_facts_do_not_import_torch():
+    code = "import sys, randablate.config, randablate.datasets; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,110 @@
+"""The reference run's export: intervals checked against independent computations."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from statsmodels.stats.proportion import proportion_confint
+
+from randablate.models import build_model, save_model
+from randablate.reference import export_reference, median_interval, reference_summary
+
+
+def test_median_interval_covers_the_median_at_its_level():
+    # Simulation: samples of a continuous law with median 0; the interval must cover 0 in
+    # about 95% of samples (at least 93%), and be the exact ranks of the binomial tails.
+    rng = np.random.default_rng(0)
+    covered = [
+        (lambda lo_hi: lo_hi[0] <= 0.0 <= lo_hi[1])(median_interval(rng.normal(size=301)))
+        for _ in range(2000)
+    ]
+    assert 0.93 <= np.mean(covered) <= 0.98
+    values = np.arange(1.0, 101.0)  # 100 images with robustness 1..100
+    low, high = median_interval(values)
+    assert (low, high) == (40.0, 61.0)  # the 61st and 40th largest: binomial(100, 1/2) tails
+    with pytest.raises(ValueError, match="empty"):
+        median_interval(np.array([]))
+
+
+def certs(n: int, correct: int, abstained: int, robustness: np.ndarray) -> pd.DataFrame:
+    label = np.zeros(n, dtype=int)
+    prediction = np.full(n, 1)
+    prediction[:correct] = 0
+    prediction[correct : correct + abstained] = -1
+    return pd.DataFrame({"label": label, "prediction": prediction, "robustness": robustness})
+
+
+def test_summary_rows_carry_clopper_pearson_and_the_paper():
+    robustness = np.r_[np.full(900, 8.0), np.full(100, -np.inf)]
+    table = reference_summary(
+        {("table1", "k=45"): certs(1000, 960, 10, robustness)},
+        {("table1", "k=45"): {"accuracy_pct": 96.72, "median_certified_robustness_pixels": 8}},
+    )
+    row = table.set_index("quantity")
+    low, high = proportion_confint(960, 1000, alpha=0.05, method="beta")
+    assert row.loc["accuracy_pct", "ours"] == pytest.approx(96.0)
+    assert row.loc["accuracy_pct", ["ours_low", "ours_high"]].tolist() == pytest.approx(
+        [100 * low, 100 * high]
+    )
+    assert bool(row.loc["accuracy_pct", "paper_inside"]) == (100 * low <= 96.72 <= 100 * high)
+    assert row.loc["median_certified_robustness_pixels", "ours"] == 8.0
+    assert bool(row.loc["median_certified_robustness_pixels", "paper_inside"])
+    assert math.isnan(row.loc["abstained_pct", "paper"])
+    assert (table["images"] == 1000).all()
+
+
+def test_export_writes_certificates_histories_and_copies(tmp_path):
+    certificates = pd.DataFrame(
+        {
+            "index": [3, 9],
+            "label": [1, 2],
+            "guess": [1, 0],
+            "p_lower": [0.9, 0.4],
+            "radius": [4, -1],
+            "robustness": [4.0, -np.inf],
+            "prediction": [1, -1],
+            "correct": [True, False],
+            "select_0": [0, 5],
+            "bound_0": [1, 50],
+        }
+    )
+    certificates.to_csv(tmp_path / "c.csv", index=False)
+    meta = {"arch": "cnn", "in_channels": 2, "num_classes": 10, "history": [{"epoch": 1}]}
+    save_model(tmp_path / "m.pt", build_model("cnn", 2, 10), meta)
+    (tmp_path / "t.csv").write_text("k\n45\n")
+    summary = pd.DataFrame({"table": ["table1"], "ours": [1.0]})
+    written = export_reference(
+        tmp_path / "out",
+        summary,
+        {"multichannel": tmp_path / "c.csv"},
+        {"multichannel": tmp_path / "m.pt"},
+        {"table1.csv": tmp_path / "t.csv"},
+    )
+    names = sorted(p.name for p in written)
+    assert names == [
+        "certificates_multichannel.csv.gz",
+        "summary.csv",
+        "table1.csv",
+        "training_multichannel.csv",
+    ]
+    with gzip.open(tmp_path / "out/certificates_multichannel.csv.gz", "rt") as fh:
+        back = pd.read_csv(fh)
+    assert list(back.columns) == [
+        "index",
+        "label",
+        "guess",
+        "p_lower",
+        "radius",
+        "robustness",
+        "prediction",
+        "select_0",
+        "bound_0",
+    ]
+    assert back["robustness"].tolist() == [4.0, -np.inf]
+    assert pd.read_csv(tmp_path / "out/training_multichannel.csv")["epoch"].tolist() == [1]
+    assert torch.load(tmp_path / "m.pt", weights_only=True)["meta"]["history"] == [{"epoch": 1}]

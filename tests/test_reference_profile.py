@@ -1,0 +1,70 @@
+"""profiles/reference plans the reference run: k = 45 in both encodings at the paper's sampling."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import REPO, job_counts
+
+
+def test_reference_profile_plans_the_reference_run(tmp_path):
+    # A fresh clone holds Snakefile, config.yaml and profiles/: copy those, run from there.
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for name in ("workflow", "profiles", "resources", "report", "envs", "src"):
+        (tmp_path / name).symlink_to(REPO / name)
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/reference", "-n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    jobs = job_counts(run.stdout)
+    overrides = yaml.safe_load((REPO / "profiles/reference/overrides.yaml").read_text())
+    shards = overrides["table1"]["shards"]
+    assert jobs["train"] == 2  # k = 45, multichannel and mean encodings
+    assert jobs["votes_shard"] == 2 * shards and jobs["certificates"] == 2
+    assert jobs["reference_export"] == 1 and jobs["table1"] == jobs["table8"] == 1
+    assert "attack_shard" not in jobs
+    # the paper's sampling and schedule; only the listed departures
+    assert overrides["scale"] == "reference" and len(overrides["departures"]) == 3
+    assert overrides["table1"]["num_images"] >= 2000 and overrides["table1"]["k"] == [45]
+    for key in ("n0", "n", "n_predict", "alpha", "batch_size"):
+        assert key not in overrides["table1"]
+    assert set(overrides["training"]["mnist"]) == {"precision"}
+    assert Path(REPO / "profiles/reference/config.yaml").read_text().count("mtime") == 1
+
+
+def test_each_scale_keeps_its_own_results(tmp_path):
+    # The paper's config, the quick profile and the reference profile plan disjoint trees.
+    import re
+
+    from conftest import paper_config, snakemake, write_config
+
+    write_config(tmp_path, paper_config())
+    planned = {}
+    for name, extra in (
+        ("paper", ()),
+        ("quick", ("--profile", str(REPO / "profiles/quick"))),
+        ("reference", ("--profile", str(REPO / "profiles/reference"))),
+    ):
+        run = snakemake(tmp_path, *extra, "-n", "--cores", "2")
+        assert run.returncode == 0, run.stderr
+        outputs = re.findall(r"^    output: (.*)$", run.stdout, flags=re.M)
+        planned[name] = {p for line in outputs for p in line.split(", ")}
+    roots = {"paper": "results/", "quick": "results/quick/", "reference": "results/reference/"}
+    results = {}
+    for name, paths in planned.items():
+        results[name] = {p for p in paths if p.startswith("results/")}
+        assert results[name] and all(p.startswith(roots[name]) for p in results[name]), name
+    # the data are shared; no result is
+    assert not results["paper"] & results["quick"] and not results["quick"] & results["reference"]
+    assert not results["paper"] & results["reference"]
+    assert not any(p.startswith(("results/quick/", "results/reference/")) for p in results["paper"])

@@ -1,0 +1,62 @@
+# Beyond the paper: Corollary 1, Corollary 2, top-2 and top-3 certificates from the same votes.
+
+
+rule certificates_compared:
+    input:
+        votes=lambda wildcards: table_files(f"{VOTES_DIR}/votes.npz", wildcards.dataset),
+    output:
+        table=report(
+            CERTIFICATES_COMPARED,
+            caption="../../report/certificates_compared.rst",
+            category="Certificates compared",
+            subcategory="{dataset}",
+            labels={
+                "table": "certified accuracy under four certificates, {dataset}",
+                "scale": config["scale"],
+            },
+        ),
+    log:
+        log_of("tables/certificates_compared_{dataset}.log"),
+    benchmark:
+        benchmark_of("tables/certificates_compared_{dataset}.tsv")
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        k=lambda wildcards: section(wildcards.dataset)["k"],
+        alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+    script:
+        "../scripts/certificates_compared.py"
+
+
+rule figure_certificates_compared:
+    input:
+        table=CERTIFICATES_COMPARED,
+    output:
+        figure=report(
+            FIGURE_CERTIFICATES_COMPARED,
+            caption="../../report/certificates_compared.rst",
+            category="Certificates compared",
+            subcategory="{dataset}",
+            labels={
+                "figure": "certified accuracy under four certificates, {dataset}",
+                "scale": config["scale"],
+            },
+        ),
+    log:
+        log_of("figures/certificates_compared_{dataset}.log"),
+    benchmark:
+        benchmark_of("figures/certificates_compared_{dataset}.tsv")
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        name=lambda wildcards: DATASETS[wildcards.dataset].title,
+        images=lambda wildcards: num_images(config, wildcards.dataset),
+        n=lambda wildcards: section(wildcards.dataset)["n"],
+        alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+        scale=config["scale"],
+    script:
+        "../scripts/figure_certificates_compared.py"
