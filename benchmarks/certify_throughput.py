@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import time
 
 import torch
@@ -32,14 +31,18 @@ D, N0, N, ALPHA = 28 * 28, 1000, 10000, 0.05
 
 
 def time_call(fn, repeats: int) -> float:
-    """Median wall time of `fn()` in seconds over `repeats` calls, after one warm-up call."""
+    """Best wall time of `fn()` in seconds over `repeats` calls, after one warm-up call.
+
+    The best, like the matmul rate of the floor: on a shared machine the other tenants only ever
+    slow a call down, so the fastest call is the closest to what the code does on its own.
+    """
     fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def forward_flops(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
@@ -130,6 +133,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="samples per forward pass")
     parser.add_argument("--k", type=int, default=45, help="retained pixels")
     parser.add_argument("--no-baseline", action="store_true", help="skip the per-sample loop")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time bf16 with Smoothed(compile=True)"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -141,10 +147,11 @@ def main() -> None:
     print(f"one certified image = n0 + n = {N0 + N} samples; {args.images} images per call")
     print(f"{'device':8} {'method':28} {'samples/s':>12} {'ms/image':>10}")
     rows = {}
+    variants = [("fp32", False), ("bf16", False)] + [("bf16", True)] * args.compile
     for device in devices:
-        for precision in ("fp32", "bf16"):
+        for precision, compiled in variants:
             smoothed = Smoothed(
-                model, args.k, encoding, 10, args.batch_size, precision, device=device
+                model, args.k, encoding, 10, args.batch_size, precision, device, compiled
             )
 
             def certify(smoothed=smoothed, device=device):
@@ -154,9 +161,10 @@ def main() -> None:
 
             seconds = time_call(certify, args.repeats)
             per_image = 1000 * seconds / args.images
-            rows[(device, precision)] = per_image
+            name = precision + (" compiled" if compiled else "")
+            rows[(device, name)] = per_image
             rate = args.images * (N0 + N) / seconds
-            print(f"{device:8} {'randablate ' + precision:28} {rate:12,.0f} {per_image:10.0f}")
+            print(f"{device:8} {'randablate ' + name:28} {rate:12,.0f} {per_image:10.0f}")
         if not args.no_baseline:
             on_device = model.to(device)
 
@@ -177,7 +185,7 @@ def main() -> None:
     # samples each (n0 + n when the prediction shares the n bound votes, the default).
     for device in devices:
         for precision in ("fp32", "bf16"):
-            ms = rows[(device, precision)]
+            ms = min(v for (dev, name), v in rows.items() if dev == device and precision in name)
             shared = 20 * 10_000 * ms / 1000 / 3600
             separate = shared * (N0 + 2 * N) / (N0 + N)
             print(
@@ -193,12 +201,15 @@ def main() -> None:
         for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
             rate = matmul_rate(device, dtype)
             floor = 1000 * per_image / rate
-            measured = rows[(device, precision)]
-            print(
-                f"{device:8} {precision}: dense matmul {rate / 1e9:,.0f} GFLOP/s -> at least "
-                f"{floor:,.0f} ms/image; randablate {measured:,.0f} ms/image "
-                f"({per_image / (measured / 1000) / 1e9:,.0f} GFLOP/s)"
-            )
+            for name, measured in rows.items():
+                if name[0] != device or not name[1].startswith(precision):
+                    continue
+                print(
+                    f"{device:8} {name[1]}: dense matmul {rate / 1e9:,.0f} GFLOP/s -> at least "
+                    f"{floor:,.0f} ms/image; randablate {measured:,.0f} ms/image "
+                    f"({per_image / (measured / 1000) / 1e9:,.0f} GFLOP/s, "
+                    f"{100 * floor / measured:.0f}% of the roofline)"
+                )
 
 
 if __name__ == "__main__":

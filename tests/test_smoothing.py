@@ -285,3 +285,18 @@ def test_training_defaults_to_cuda_when_present(tmp_path, caplog, monkeypatch):
     assert seen == {"asked": True}
     assert f"training on {real()}" in caplog.text
     assert next(model.parameters()).device.type == real().type
+
+
+def test_compiled_counting_gives_the_same_votes_in_fp32():
+    # torch.compile with frozen weights (conv + ReLU fused) must not change a vote in fp32,
+    # including the last, padded batch (7 * 30 = 210 samples in batches of 64).
+    from randablate.models import build_model
+
+    torch.manual_seed(0)
+    base = build_model("cnn", 2, 10)
+    x = torch.rand(7, 1, 28, 28)
+    plain = smoothed(base, 45, batch_size=64).counts(x, 30, generator(3))
+    compiled = smoothed(base, 45, batch_size=64, compile=True)
+    assert compiled.compiled is not None
+    assert torch.equal(compiled.counts(x, 30, generator(3)), plain)
+    assert plain.sum().item() == 210

@@ -38,6 +38,8 @@ def main():
             batch_size=settings["batch_size"],
             precision=settings["precision"],
             device=device,
+            # read from the config, not params: compiling must not invalidate finished shards
+            compile=snakemake.config["compute"]["votes"]["compile"],
         )
         count_votes(
             smoothed,
