@@ -212,34 +212,22 @@ def test_early_answer_is_rare_against_the_worst_full_counts():
 
 def test_oracle_decides_early_on_a_classifier_with_known_votes():
     x = torch.full((1, 1, 28, 28), 0.5)
+
+    def oracle(k: int) -> SmoothedOracle:
+        """Votes for class 0 with probability k/784 (pixel 0 kept), label 0, delta 1e-4."""
+        gen = torch.Generator().manual_seed(0)
+        return SmoothedOracle(smoothed(PixelZeroVoter(), k), 10_000, gen, label=0, delta=1e-4)
+
     # k = 780: class 0 with probability 780/784: "not adversarial" from the first 64 votes.
-    kept = SmoothedOracle(
-        smoothed(PixelZeroVoter(), 780),
-        10_000,
-        torch.Generator().manual_seed(0),
-        label=0,
-        delta=1e-4,
-    )
+    kept = oracle(780)
     answers = [kept(x)[0, -1].item() for _ in range(5)]
     assert answers == [0.0] * 5 and kept.samples == 5 * 64 and kept.early == 5
     # k = 200: class 0 with probability 200/784: "adversarial" early, well before 10,000 votes.
-    lost = SmoothedOracle(
-        smoothed(PixelZeroVoter(), 200),
-        10_000,
-        torch.Generator().manual_seed(0),
-        label=0,
-        delta=1e-4,
-    )
+    lost = oracle(200)
     assert [lost(x)[0, -1].item() for _ in range(5)] == [1.0] * 5
     assert lost.early == 5 and lost.samples <= 5 * 512
     # k = 396: class 0 with probability 0.505: undecided early, so the full 10,000-vote test.
-    close = SmoothedOracle(
-        smoothed(PixelZeroVoter(), 396),
-        10_000,
-        torch.Generator().manual_seed(0),
-        label=0,
-        delta=1e-4,
-    )
+    close = oracle(396)
     close(x)
     assert close.samples == 10_000 and close.early == 0
 

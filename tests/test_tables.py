@@ -209,6 +209,12 @@ def test_certified_accuracy_curves_and_plot(tmp_path):
     path = tmp_path / "fig.png"
     figures.plot_certified_accuracy(r, path, "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figures.plot_certified_accuracy(r, path, "test", paper_medians={10: 0, 45: float("nan")})
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every line is visible on white: no colour lighter than 85% grey
+    for colour in figures.line_colours(20):
+        luminance = 0.2126 * colour[0] + 0.7152 * colour[1] + 0.0722 * colour[2]
+        assert luminance < 0.85
 
 
 def _certs(robustness, label=None, guess=None):

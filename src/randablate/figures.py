@@ -28,21 +28,44 @@ def certified_accuracy_curves(
     return rhos, curves
 
 
+def line_colours(count: int) -> list[tuple[float, float, float, float]]:
+    """`count` colours that stand out on white: viridis without its pale yellow end."""
+    cmap = plt.get_cmap("viridis")
+    return [cmap(0.82 * i / max(count - 1, 1)) for i in range(count)]
+
+
 def plot_certified_accuracy(
     robustness_by_k: Mapping[int, np.ndarray],
     path: str | os.PathLike,
     title: str,
     max_rho: int | None = None,
+    paper_medians: Mapping[int, float] | None = None,
 ) -> None:
-    """Draw certified accuracy against ρ, one line per k, and save it as an image at `path`."""
+    """Draw certified accuracy against ρ, one line per k, and save it as an image at `path`.
+
+    `paper_medians` (k -> the paper's median certificate) are marked on the 50% line, where a
+    curve crosses it at its own median.
+    """
     rhos, curves = certified_accuracy_curves(robustness_by_k, max_rho)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    cmap = plt.get_cmap("viridis")
     ks = sorted(curves)
-    for i, k in enumerate(ks):
-        color = cmap(i / max(len(ks) - 1, 1))
+    for color, k in zip(line_colours(len(ks)), ks, strict=True):
         ax.step(rhos, 100.0 * curves[k], where="post", color=color, label=f"k = {k}")
+        paper = (paper_medians or {}).get(k)
+        if paper is not None and np.isfinite(paper):
+            ax.plot([paper], [50.0], marker="v", color=color, markersize=7, linestyle="none")
     ax.axhline(50.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.annotate(
+        "50%: the median certificate is where a curve leaves this line",
+        (rhos[-1], 50.0),
+        xytext=(-4, 3),
+        textcoords="offset points",
+        ha="right",
+        fontsize=7,
+        color="dimgrey",
+    )
+    if paper_medians:
+        ax.plot([], [], marker="v", color="grey", linestyle="none", label="paper's median")
     ax.set_xlabel("L0 radius ρ (pixels)")
     ax.set_ylabel("certified accuracy (%)")
     ax.set_xlim(0, rhos[-1])

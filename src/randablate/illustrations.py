@@ -13,9 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import Patch
 
 from . import certificates
 from .ablation import keep_masks
+from .figures import line_colours
 from .files import atomic_path
 
 ABLATED_GREEN = (0.2, 0.8, 0.2)  # Figure 1's colour of the pixels the base classifier does not see
@@ -34,9 +36,7 @@ def plot_delta(
     """Figure 2: the bounding constant Δ(ρ) of Theorem 1 against ρ, one line per k."""
     rhos = np.arange(max_rho + 1)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    cmap = plt.get_cmap("viridis")
-    for i, k in enumerate(sorted(ks)):
-        color = cmap(i / max(len(ks) - 1, 1))
+    for color, k in zip(line_colours(len(ks)), sorted(ks), strict=True):
         ax.plot(rhos, certificates.delta(rhos, d, k), color=color, label=f"k = {k}")
     ax.set_xlabel("L0 distance ρ (pixels)")
     ax.set_ylabel("Δ")
@@ -156,4 +156,8 @@ def plot_ablated_samples(
             panel[~masks[i]] = ABLATED_GREEN
             ax.imshow(panel, interpolation="nearest", vmin=0, vmax=1)
             ax.set_title(f"base label {int(labels[i])}", fontsize=8)
+    if any((~masks).any() for masks, _ in rows.values()):
+        unseen = "ablated (NULL): not seen by the base classifier"
+        ablated = Patch(color=ABLATED_GREEN, label=unseen)
+        top.legend(handles=[ablated], loc="lower center", fontsize=8, frameon=False)
     _save(fig, path)

@@ -37,6 +37,7 @@ CIFAR10_ROOT = (config["cifar10"]["dir"] or f"{DATA_DIR}/cifar10").rstrip("/")
 PAPER_DIR = Path(workflow.basedir) / "resources" / "paper"
 PAPER_TABLE1 = PAPER_DIR / "table1_mnist_certificates.csv"
 PAPER_DISCUSSION = PAPER_DIR / "discussion_constants.csv"
+# The paper's certificate table of each data set (Tables 1, 3, 6).
 PAPER_TABLES = {
     3: PAPER_DIR / "table3_cifar10_certificates.csv",
     4: PAPER_DIR / "table4_cifar10_resnet18_base.csv",
@@ -44,6 +45,11 @@ PAPER_TABLES = {
     6: PAPER_DIR / "table6_imagenet_certificates.csv",
     7: PAPER_DIR / "table7_lee_comparison.csv",
     8: PAPER_DIR / "table8_null_encoding.csv",
+}
+PAPER_CERTIFICATES = {
+    "mnist": PAPER_TABLE1,
+    "cifar10": PAPER_TABLES[3],
+    "imagenet": PAPER_TABLES[6],
 }
 
 # Every result lives under results_dir (one per scale: results, results/quick, ...), and its log

@@ -1,6 +1,7 @@
 rule figure_certified_accuracy:
     input:
         certificates=lambda wildcards: table_files(CERTIFICATES, wildcards.dataset),
+        paper=lambda wildcards: PAPER_CERTIFICATES[wildcards.dataset],
     output:
         figure=report(
             FIGURE_CERTIFIED_ACCURACY,

@@ -2,6 +2,8 @@
 
 import logging
 
+import pandas as pd
+
 from randablate.figures import plot_certified_accuracy
 from randablate.tables import read_certificates, robustness_by_k
 
@@ -14,7 +16,11 @@ try:
         for k, path in zip(p.k, snakemake.input.certificates, strict=True)
     }
     title = f"{p.name}, {p.images} test images, n = {p.n} ({p.scale} scale)"
-    plot_certified_accuracy(robustness_by_k(certs), snakemake.output.figure, title)
+    paper = pd.read_csv(snakemake.input.paper)
+    medians = dict(zip(paper["k"], paper["median_certified_robustness"], strict=True))
+    plot_certified_accuracy(
+        robustness_by_k(certs), snakemake.output.figure, title, paper_medians=medians
+    )
 except Exception:
     log.exception("plotting failed")
     raise
