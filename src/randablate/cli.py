@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .models import load_model
 from .seeding import derive_seed, generator
 from .smoothing import load_smoothed
 
@@ -43,9 +42,8 @@ def _load_array(path: str) -> torch.Tensor:
 
 def certify_command(args: argparse.Namespace) -> int:
     """Certify every image of --images; print and optionally write one row per image."""
-    _, meta = load_model(args.model)
-    smoothed, meta = load_smoothed(
-        args.model, meta["k"], args.batch_size, args.precision, device=args.device
+    smoothed, _ = load_smoothed(
+        args.model, None, args.batch_size, args.precision, device=args.device
     )
     images = _load_array(args.images)
     labels = _load_array(args.labels).long() if args.labels else None

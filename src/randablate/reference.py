@@ -9,7 +9,6 @@ two order statistics (the number of images at or above the true median is binomi
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import shutil
@@ -23,6 +22,7 @@ from scipy import stats
 from . import certificates
 from .files import atomic_path
 from .scorecard import proportion_interval
+from .tables import summarize, write_csv
 
 __all__ = ["export_reference", "median_interval", "reference_summary"]
 
@@ -59,8 +59,8 @@ def reference_summary(
     for (table, row), certs in certs_by_row.items():
         n = len(certs)
         printed = paper.get((table, row), {})
-        correct = float((certs["prediction"] == certs["label"]).mean()) * 100.0
-        abstained = float((certs["prediction"] == -1).mean()) * 100.0
+        summary = summarize(certs)
+        correct, abstained = summary["accuracy_pct"], summary["abstained_pct"]
         robustness = certs["robustness"].to_numpy(np.float64)
         median = certificates.median_certified_robustness(robustness)
         low, high = median_interval(robustness, confidence)
@@ -95,16 +95,6 @@ def _history(model_path: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame(blob["meta"]["history"])
 
 
-def _write_csv(table: pd.DataFrame, path: Path, compress: bool = False) -> None:
-    """Write a CSV atomically, gzip-compressed (with a fixed timestamp) when asked."""
-    with atomic_path(path) as tmp:
-        if compress:
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
-                fh.write(table.to_csv(index=False, float_format="%.10g").encode())
-        else:
-            table.to_csv(tmp, index=False, na_rep="NA", float_format="%.10g")
-
-
 def export_reference(
     out_dir: str | os.PathLike,
     summary: pd.DataFrame,
@@ -116,17 +106,17 @@ def export_reference(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "summary.csv"]
-    _write_csv(summary, written[0])
+    write_csv(summary, written[0])
     keep = ["index", "label", "guess", "p_lower", "radius", "robustness", "prediction"]
     for name, path in certificates_by_name.items():
         certs = pd.read_csv(path)
         counts = [c for c in certs.columns if c.split("_")[0] in ("select", "bound", "predict")]
         target = out / f"certificates_{name}.csv.gz"
-        _write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, True)
+        write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, gzip=True)
         written.append(target)
     for name, path in models_by_name.items():
         target = out / f"training_{name}.csv"
-        _write_csv(_history(path), target)
+        write_csv(_history(path), target)
         written.append(target)
     for name, path in copies.items():
         target = out / name

@@ -257,14 +257,18 @@ class Smoothed:
 
 def load_smoothed(
     model_path: str | os.PathLike,
-    k: int,
+    k: int | None,
     batch_size: int = 1000,
     precision: str = "fp32",
     device: str | torch.device | None = None,
     compile: bool = False,
 ) -> tuple[Smoothed, dict]:
-    """The smoothed classifier of a model saved by `models.save_model`, checked to use this k."""
+    """The smoothed classifier of a model saved by `models.save_model`, checked to use this k.
+
+    `k` None takes the k the model was trained with.
+    """
     model, meta = load_model(model_path)
+    k = meta["k"] if k is None else k
     if meta["k"] != k:
         raise ValueError(f"{model_path} was trained with k={meta['k']}, not {k}")
     encoding = get_encoding(

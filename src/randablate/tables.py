@@ -106,10 +106,14 @@ def certificate_table(
     return pd.concat([table, pd.DataFrame(counts)], axis=1)
 
 
-def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a table atomically; missing values as "NA", infinities as "inf"/"-inf"."""
+def write_csv(table: pd.DataFrame, path: str | os.PathLike, gzip: bool = False) -> None:
+    """Write a table atomically; missing values as "NA", infinities as "inf"/"-inf".
+
+    With `gzip`, compressed with a fixed timestamp, so that equal tables give equal files.
+    """
+    compression = {"method": "gzip", "mtime": 0} if gzip else None
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, na_rep="NA", float_format="%.10g")
+        table.to_csv(tmp, index=False, na_rep="NA", float_format="%.10g", compression=compression)
 
 
 def read_certificates(path: str | os.PathLike) -> pd.DataFrame:
