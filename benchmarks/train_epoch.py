@@ -40,7 +40,9 @@ def mnist_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def seconds_per_epoch(precision: str, images, labels, k: int, device: str) -> float:
     """Seconds one epoch of 60,000 images takes, from timing `len(images)` of them."""
-    settings = TrainSettings(batch_size=BATCH, precision=precision, epochs=1)
+    settings = TrainSettings(
+        batch_size=BATCH, precision=precision, epochs=1, lr_schedule=[[1, 0.01]]
+    )
     torch.manual_seed(0)
     model = build_model("cnn", 2, 10).to(device)
     optimizer = training._optimizer(model, settings)

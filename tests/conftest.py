@@ -115,11 +115,11 @@ def tiny_config(data_dir: Path) -> dict:
         checkpoint_every=1,
         max_train_images=1500,
     )
+    config["training"]["baseline_epochs"] = 1
     config["compute"]["train"].update(threads=1, mem_mb=2000)
     config["compute"]["votes"].update(threads=1, mem_mb=2000, checkpoint_seconds=0)
     config["attack"].update(
         k=30,
-        baseline_epochs=1,
         num_images=2,
         shards=1,
         starts=2,

@@ -12,7 +12,8 @@ from conftest import paper_config, snakemake, write_config
 from statsmodels.stats.proportion import proportion_confint
 from test_certificates_joint import reference_radius
 
-from randablate.comparison import compare_certificates, looser_than_corollary1, plot_compared
+from randablate.comparison import compare_certificates, looser_than_corollary1
+from randablate.figures import plot_compared
 
 D, ALPHA, CLASSES = 784, 0.05, 10
 
@@ -105,7 +106,7 @@ def test_the_rules_build_the_table_and_figure_from_existing_votes(tmp_path) -> N
     config["figures"]["figure1_k"] = [20, 45]
     write_config(tmp_path, config)
     for k in (20, 45):
-        directory = tmp_path / f"results/votes/mnist/multichannel/cnn/k{k}"
+        directory = tmp_path / f"results/votes/mnist/multichannel/cnn/k{k}/standard"
         directory.mkdir(parents=True)
         np.savez(directory / "votes.npz", **synthetic_votes(k, 40, k))
     target = "results/figures/certificates_compared_mnist.png"

@@ -49,8 +49,8 @@ def test_the_papers_config_passes_and_counts_its_images():
         (lambda c: c["attack"].update(shards=300), "attack.shards = 300; expected at most"),
         (lambda c: c["attack"].update(n_query=5), "attack.n_query = 5; expected at least 6"),
         (
-            lambda c: c["attack"].update(baseline_epochs=3, baseline_k=45),
-            "attack.baseline_epochs = 3",
+            lambda c: (c["training"].update(baseline_epochs=3), c["attack"].update(baseline_k=45)),
+            "training.baseline_epochs = 3",
         ),
     ],
 )

@@ -85,8 +85,8 @@ def _fail(workdir, source_dir):
 @pytest.fixture
 def no_remote_sources(monkeypatch):
     """Disable sources 1 (torchvision) and 2 (npm)."""
-    monkeypatch.setattr(data, "_from_torchvision", _fail)
-    monkeypatch.setattr(data, "_from_npm", _fail)
+    monkeypatch.setattr(data.mnist, "_from_torchvision", _fail)
+    monkeypatch.setattr(data.mnist, "_from_npm", _fail)
 
 
 # --- IDX parsing ---------------------------------------------------------------------------
@@ -246,7 +246,7 @@ def test_ensure_replaces_only_bad_files(mnist_dir, tmp_path, no_remote_sources):
 
 def test_ensure_uses_verified_cache_without_fetching(mnist_dir, monkeypatch):
     for name in ("_from_torchvision", "_from_npm", "_from_source_dir"):
-        monkeypatch.setattr(data, name, _fail)
+        monkeypatch.setattr(data.mnist, name, _fail)
     assert ensure_mnist(mnist_dir) == mnist_dir
 
 
@@ -277,8 +277,8 @@ def test_all_sources_failing_raise_one_clear_error(tmp_path, no_remote_sources):
 
 
 def test_npm_missing_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_from_torchvision", _fail)
-    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    monkeypatch.setattr(data.mnist, "_from_torchvision", _fail)
+    monkeypatch.setattr(data.mnist.shutil, "which", lambda name: None)
     with pytest.raises(DataError, match=r"npm package .*: failed: npm is not on PATH"):
         ensure_mnist(tmp_path / "dest")
 

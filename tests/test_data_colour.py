@@ -248,7 +248,7 @@ def test_load_split_dispatches_by_dataset(cifar_root, monkeypatch):
         seen.append((directory, split))
         return torch.zeros(2, 1, 28, 28), torch.tensor([3, 4])
 
-    monkeypatch.setattr(data, "load_mnist", fake_load_mnist)
+    monkeypatch.setattr(data.mnist, "load_mnist", fake_load_mnist)
     assert load_split("mnist", "somewhere", "train")[1].tolist() == [3, 4]
     assert seen == [("somewhere", "train")]
     with pytest.raises(ValueError, match="imagenet_eval_subset"):

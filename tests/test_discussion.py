@@ -12,7 +12,7 @@ import torch
 from conftest import REPO
 from scipy import stats
 
-from randablate import discussion, illustrations
+from randablate import discussion, figures, illustrations
 from randablate.seeding import generator
 
 
@@ -49,6 +49,40 @@ def test_discussion_table_reproduces_the_papers_information_numbers():
     assert round(p, 3) == 0.596  # the paper's printed, rounded value
 
 
+def test_discussion_cells_are_its_constants_beside_the_papers():
+    paper = pd.read_csv(REPO / "resources/paper/discussion_constants.csv")
+    table = discussion.discussion_table(paper)
+    cells = discussion.discussion_cells(table)
+    assert cells["row"].tolist() == table["quantity"].tolist()
+    assert set(cells["table"]) == {"discussion"} and set(cells["quantity"]) == {"value"}
+    assert set(cells["kind"]) == {"constant"} and cells["n"].isna().all()
+    assert cells["paper"].tolist() == [14521, 0.596, 116168, 50590.4]
+    assert cells["ours"].tolist() == table["ours"].tolist()
+
+
+def test_the_one_pixel_limit_comes_from_the_papers_constants():
+    paper = pd.read_csv(REPO / "resources/paper/discussion_constants.csv")
+    table = discussion.discussion_table(paper)
+    assert table["quantity"].tolist()[:3] == [
+        "largest k certifying 1 pixel at p = 0.596 (d = 3*224*224)",
+        "vote share above which k = 14521 certifies 1 pixel",
+        "I_ablate bits, Eq. 20 (k = 14521, 256 levels)",
+    ]
+    assert table["paper"].tolist()[:3] == [14521, 0.596, 116168]
+    # Other printed constants give other rows: nothing of the paper is hard-coded.
+    other = paper.copy()
+    other.loc[other["quantity"].str.startswith("largest k certifying"), "value"] = "1000"
+    other.loc[other["quantity"].str.startswith("vote share p"), "value"] = "0.7"
+    table = discussion.discussion_table(other).set_index("quantity")
+    d = 3 * 224 * 224
+    assert table.loc["largest k certifying 1 pixel at p = 0.7 (d = 3*224*224)", "ours"] == (
+        discussion.largest_k_certifying(0.7, d)
+    )
+    assert table.loc["I_ablate bits, Eq. 20 (k = 1000, 256 levels)", "ours"] == 8000
+    with pytest.raises(ValueError, match="vote share p"):
+        discussion.discussion_table(paper[~paper["quantity"].str.startswith("vote share p")])
+
+
 def test_null_encoding_panels_keep_exactly_k_pixels_unchanged():
     image = torch.rand(1, 28, 28)
     panels = illustrations.null_encodings(image, 85, 0.13, generator(4))
@@ -60,8 +94,8 @@ def test_null_encoding_panels_keep_exactly_k_pixels_unchanged():
 
 
 def test_explanatory_figures_are_written(tmp_path):
-    illustrations.plot_delta([5, 45, 100], tmp_path / "f2.png")
+    figures.plot_delta([5, 45, 100], tmp_path / "f2.png")
     panels = illustrations.null_encodings(torch.rand(1, 28, 28), 85, 0.13, generator(0))
-    illustrations.plot_null_encodings(panels, tmp_path / "f4.png")
+    figures.plot_null_encodings(panels, tmp_path / "f4.png")
     for name in ("f2.png", "f4.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,7 @@ from conftest import TINY_TARGETS, snakemake, tiny_workdir
 from randablate.failpoints import ENV
 
 MODEL = "results/models/mnist/multichannel/cnn/k{k}"
-VOTES = "results/votes/mnist/multichannel/cnn/k{k}"
+VOTES = "results/votes/mnist/multichannel/cnn/k{k}/standard"
 ATTACK = "results/attack/mnist/multichannel/cnn/k{k}"
 
 
@@ -66,7 +66,7 @@ def test_killed_training_and_vote_jobs_resume_to_identical_results(tiny_run, tmp
         clean = torch.load(tiny_run / MODEL.format(k=k) / "model.pt", weights_only=False)
         for name, tensor in clean["state_dict"].items():
             assert torch.equal(tensor, killed["state_dict"][name]), (k, name)
-        path = f"results/certificates/mnist/multichannel/cnn/k{k}.csv"
+        path = f"results/certificates/mnist/multichannel/cnn/k{k}/standard.csv"
         assert (workdir / path).read_text() == (tiny_run / path).read_text()
     table = "results/tables/table1.csv"
     pd.testing.assert_frame_equal(pd.read_csv(workdir / table), pd.read_csv(tiny_run / table))

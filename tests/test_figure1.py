@@ -9,7 +9,8 @@ import torch
 
 from randablate.ablation import keep_masks
 from randablate.encoding import get_encoding
-from randablate.illustrations import ABLATED_GREEN, ablated_samples, plot_ablated_samples
+from randablate.figures import ABLATED_GREEN, plot_ablated_samples
+from randablate.illustrations import ablated_samples
 
 H = W = 6
 D = H * W

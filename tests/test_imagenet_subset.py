@@ -91,7 +91,7 @@ def test_a_missing_index_list_is_named(tmp_path):
 
 def test_the_pipeline_writes_what_imagenet_eval_subset_returns(full_val, tmp_path):
     # the CSV the rule writes keeps every column, val_index included
-    from randablate.tables import write_csv
+    from randablate.files import write_csv
 
     subset = imagenet_eval_subset(full_val, 5, indices=np.array([0, 49_999, 3, 17, 2]))
     write_csv(subset, tmp_path / "val_subset.csv")

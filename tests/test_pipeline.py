@@ -90,7 +90,10 @@ def test_tiny_pipeline_builds_table1_beside_the_papers_values(tiny_run):
     assert (table["images"] == 12).all()
     assert (table[["n0", "n", "n_predict"]] == [20, 200, 100]).all().all()
     assert (table["scale"] == "reduced").all()
-    assert table["training"].str.startswith("REDUCED SCALE").all()
+    columns = list(table.columns)  # each paper column right after ours; no per-row training text
+    for ours in ("accuracy_pct", "abstained_pct", "median_certified_robustness_pixels"):
+        assert columns[columns.index(ours) + 1] == f"paper_{ours}"
+    assert "training" not in columns
     paper = pd.read_csv(REPO / "resources/paper/table1_mnist_certificates.csv").set_index("k")
     assert table["paper_accuracy_pct"].tolist() == paper.loc[[30, 90], "accuracy_pct"].tolist()
     assert table["accuracy_pct"].between(0, 100).all()
@@ -98,7 +101,7 @@ def test_tiny_pipeline_builds_table1_beside_the_papers_values(tiny_run):
 
 
 def test_tiny_pipeline_certificates_follow_from_their_raw_counts(tiny_run):
-    certs = pd.read_csv(tiny_run / "results/certificates/mnist/multichannel/cnn/k30.csv")
+    certs = pd.read_csv(tiny_run / "results/certificates/mnist/multichannel/cnn/k30/standard.csv")
     assert certs["index"].tolist() == list(range(12))
     labels = np.frombuffer(
         (tiny_run / "data/mnist/t10k-labels-idx1-ubyte").read_bytes()[8:20], dtype=np.uint8
@@ -127,7 +130,7 @@ def test_tiny_pipeline_writes_logs_and_reruns_nothing(tiny_run):
     train_log = tiny_run / "logs/results/models/mnist/multichannel/cnn/k30/train.log"
     assert "epoch 2/2" in train_log.read_text()
     assert "device: cpu" in train_log.read_text()
-    shard_log = tiny_run / "logs/results/votes/mnist/multichannel/cnn/k90/shard-1-of-2.log"
+    shard_log = tiny_run / "logs/results/votes/mnist/multichannel/cnn/k90/standard/shard-1-of-2.log"
     assert "counted 6/6 images" in shard_log.read_text()
     again = snakemake(tiny_run, *TINY_TARGETS, "-n", "--cores", "2")
     assert again.returncode == 0
@@ -147,7 +150,8 @@ def test_tiny_pipeline_scorecard_puts_every_table1_number_beside_the_papers(tiny
     table1 = pd.read_csv(tiny_run / "results/tables/table1.csv").set_index("k")
     rows = card[card["table"] == "table1"]
     assert sorted(set(rows["row"])) == ["k=30", "k=90"]
-    assert set(rows["quantity"]) == {"accuracy_pct", "abstained_pct", "median_certified_robustness"}
+    quantities = {"accuracy_pct", "abstained_pct", "median_certified_robustness_pixels"}
+    assert set(rows["quantity"]) == quantities
     accuracy = rows[(rows["row"] == "k=30") & (rows["quantity"] == "accuracy_pct")].iloc[0]
     assert accuracy["ours"] == table1.loc[30, "accuracy_pct"]
     assert accuracy["paper"] == table1.loc[30, "paper_accuracy_pct"]

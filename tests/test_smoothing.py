@@ -1,4 +1,5 @@
 import math
+import zipfile
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from randablate import certificates, smoothing
+from randablate import certificates, files, smoothing
 from randablate.encoding import get_encoding
 from randablate.seeding import generator
 from randablate.smoothing import Smoothed, count_votes
@@ -149,6 +150,43 @@ def test_count_votes_resumes_after_a_kill(tmp_path, monkeypatch):
     assert not checkpoint.exists()
     for key, value in reference.items():
         assert np.array_equal(value, resumed[key]), key
+
+
+def test_count_votes_files_keep_their_layout(tmp_path, monkeypatch):
+    # Checkpoints of running jobs must stay resumable and results comparable byte for byte:
+    # the checkpoint is done, the header, then the counts (stored); the result, compressed,
+    # the header and the counts. Each checkpoint passes the failpoint "votes-group", counted.
+    passed = []
+    monkeypatch.setattr(files, "failpoint", lambda name, count: passed.append((name, count)))
+    checkpoints = []
+    save = files.save_npz
+
+    def recording_save(path, arrays, compressed=False):
+        if str(path).endswith("partial.npz"):
+            checkpoints.append((list(arrays), int(arrays["done"]), compressed))
+        save(path, arrays, compressed)
+
+    monkeypatch.setattr(files, "save_npz", recording_save)
+    images = torch.rand(5, 1, 28, 28)
+    checkpoint = tmp_path / "partial.npz"
+    votes = run_votes(
+        Constant(3),
+        images,
+        np.arange(5),
+        tmp_path,
+        "v",
+        checkpoint_path=checkpoint,
+        checkpoint_seconds=0,
+    )
+    header = ["index", "label", "k", "d", "seed", "n_select", "n_bound", "n_predict"]
+    counts = ["counts_select", "counts_bound", "counts_predict"]
+    assert checkpoints == [(["done", *header, *counts], done, False) for done in (2, 4, 5)]
+    assert passed == [("votes-group", 1), ("votes-group", 2), ("votes-group", 3)]
+    assert list(votes) == [*header, *counts]
+    assert votes["counts_select"].dtype == np.int64 and votes["index"].dtype == np.int64
+    with zipfile.ZipFile(tmp_path / "v.npz") as archive:
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert not checkpoint.exists()
 
 
 def test_bf16_votes_agree_with_fp32_on_a_trained_model(mnist, trained_k45):

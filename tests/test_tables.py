@@ -10,22 +10,15 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from randablate import figures, tables
+from randablate import figures, files, tables
 
 INF = float("inf")
-TRAINING = {
-    "epochs": 400,
-    "optimizer": "sgd",
-    "lr_schedule": [[1, 0.01], [201, 0.001]],
-    "precision": "fp32",
-    "max_train_images": None,
-}
 PAPER = pd.DataFrame(
     {
         "k": [5, 10, 45],
         "accuracy_pct": [32.32, 74.90, 96.72],
         "abstained_pct": [5.65, 5.08, 0.45],
-        "median_certified_robustness": [np.nan, 0, 8],
+        "median_certified_robustness_pixels": [np.nan, 0, 8],
     }
 )
 
@@ -49,18 +42,18 @@ def test_summarize_counts_accuracy_abstentions_and_the_papers_median():
     s = tables.summarize(rows)
     assert s["accuracy_pct"] == pytest.approx(60.0)  # images 0, 1, 4
     assert s["abstained_pct"] == pytest.approx(20.0)  # image 2
-    assert s["median_certified_robustness"] == 1
+    assert s["median_certified_robustness_pixels"] == 1
     assert s["images"] == 5
 
 
 def test_median_of_an_even_count_is_where_certified_accuracy_is_still_half():
     rows = certs(label=[0] * 4, prediction=[0] * 4, robustness=[-INF, 1, 2, 3])
-    assert tables.summarize(rows)["median_certified_robustness"] == 2
+    assert tables.summarize(rows)["median_certified_robustness_pixels"] == 2
 
 
 def test_median_is_none_when_half_or_more_are_not_applicable():
     rows = certs(label=[0] * 3, prediction=[0] * 3, robustness=[-INF, -INF, 0])
-    assert tables.summarize(rows)["median_certified_robustness"] is None
+    assert tables.summarize(rows)["median_certified_robustness_pixels"] is None
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -72,7 +65,7 @@ def test_median_matches_brute_force_definition(seed):
     rows = certs(label=[0] * size, prediction=[0] * size, robustness=r)
     reached = [rho for rho in range(0, 13) if np.mean(r >= rho) >= 0.5]
     expected = max(reached) if reached else None
-    assert tables.summarize(rows)["median_certified_robustness"] == expected
+    assert tables.summarize(rows)["median_certified_robustness_pixels"] == expected
 
 
 def test_table1_puts_the_papers_values_beside_ours_and_writes_na(tmp_path):
@@ -80,40 +73,69 @@ def test_table1_puts_the_papers_values_beside_ours_and_writes_na(tmp_path):
         10: certs([0, 0, 1, 1], [0, 0, 1, -1], [-INF, -INF, 0, -INF]),
         45: certs([0, 0, 1, 1], [0, 0, 1, 1], [5, 8, 9, -INF]),
     }
-    table = tables.table1(by_k, PAPER, alpha=0.05, scale="paper", training=TRAINING)
+    table = tables.certificate_summary(by_k, PAPER, alpha=0.05, scale="paper")
     assert list(table["k"]) == [10, 45]
     assert list(table["accuracy_pct"]) == [75.0, 100.0]
     assert list(table["abstained_pct"]) == [25.0, 0.0]
-    assert table["median_certified_robustness"].isna().tolist() == [True, False]
-    assert table.loc[1, "median_certified_robustness"] == 8
+    assert table["median_certified_robustness_pixels"].isna().tolist() == [True, False]
+    assert table.loc[1, "median_certified_robustness_pixels"] == 8
     assert list(table[["n0", "n", "n_predict", "images"]].iloc[0]) == [10, 100, 50, 4]
     assert list(table["paper_accuracy_pct"]) == [74.90, 96.72]
     assert list(table["paper_abstained_pct"]) == [5.08, 0.45]
-    assert list(table["paper_median_certified_robustness"]) == [0, 8]
+    assert list(table["paper_median_certified_robustness_pixels"]) == [0, 8]
     assert set(table["scale"]) == {"paper"}
-    assert "REDUCED" not in table.loc[0, "training"]
+    assert "training" not in table  # the caption says it once
 
     path = tmp_path / "table1.csv"
-    tables.write_csv(table, path)
+    files.write_csv(table, path)
     lines = path.read_text().splitlines()
-    assert lines[0].split(",")[:4] == [
+    assert lines[0].split(",")[:7] == [  # each paper column right beside ours
         "k",
         "accuracy_pct",
+        "paper_accuracy_pct",
         "abstained_pct",
-        "median_certified_robustness",
+        "paper_abstained_pct",
+        "median_certified_robustness_pixels",
+        "paper_median_certified_robustness_pixels",
     ]
-    assert lines[1].startswith("10,75,25,NA,")
-    assert lines[2].startswith("45,100,0,8,")
+    assert lines[1].startswith("10,75,74.9,25,5.08,NA,0,")
+    assert lines[2].startswith("45,100,96.72,0,0.45,8,8,")
+
+
+def test_cells_are_the_numbers_the_paper_prints():
+    by_k = {
+        10: certs([0, 0, 1, 1], [0, 0, 1, -1], [-INF, -INF, 0, -INF]),
+        30: certs([0, 0], [0, 0], [1, 2]),  # the paper has no k = 30: no cells
+        45: certs([0, 0, 1, 1], [0, 0, 1, 1], [5, 8, 9, -INF]),
+    }
+    table = tables.certificate_summary(by_k, PAPER, alpha=0.05, scale="paper")
+    cells = tables.certificate_cells(table, "table1")
+    quantities = ["accuracy_pct", "abstained_pct", "median_certified_robustness_pixels"]
+    expected = pd.DataFrame(
+        {
+            "table": "table1",
+            "row": ["k=10"] * 3 + ["k=45"] * 3,
+            "quantity": quantities * 2,
+            "kind": ["pct", "pct", "median"] * 2,
+            "ours": [75.0, 25.0, np.nan, 100.0, 0.0, 8.0],  # k=10's median is N/A
+            "paper": [74.90, 5.08, 0.0, 96.72, 0.45, 8.0],
+            "n": [4.0] * 6,
+        }
+    )
+    pd.testing.assert_frame_equal(cells, expected)
+    # The paper's N/A (k = 5) is a cell of its own; a percentage it does not print is none.
+    paper = PAPER.assign(abstained_pct=[5.65, np.nan, 0.45])
+    table = tables.certificate_summary({5: by_k[10], 10: by_k[10]}, paper, 0.05, "paper")
+    cells = tables.certificate_cells(table, "table3")
+    assert cells["row"].tolist() == ["k=5"] * 3 + ["k=10"] * 2
+    assert cells["quantity"].tolist() == [*quantities, quantities[0], quantities[2]]
+    assert cells["paper"].isna().tolist() == [False, False, True, False, False]
+    assert set(cells["table"]) == {"table3"}
 
 
 def test_reduced_scale_is_said_in_every_row():
-    training = dict(TRAINING, epochs=2, optimizer="adam", lr_schedule=[[1, 0.001]])
-    table = tables.table1(
-        {45: certs([0], [0], [3])}, PAPER, alpha=0.05, scale="reduced", training=training
-    )
+    table = tables.certificate_summary({45: certs([0], [0], [3])}, PAPER, 0.05, "reduced")
     assert table.loc[0, "scale"] == "reduced"
-    assert table.loc[0, "training"].startswith("REDUCED SCALE: 2 epochs adam")
-    assert "400 epochs SGD" in table.loc[0, "training"]
 
 
 def test_unequal_sample_numbers_are_rejected():
@@ -177,7 +199,7 @@ def test_certificate_csv_round_trip_keeps_minus_infinity(tmp_path):
     table = tables.certificate_table(votes, 0.05)
     assert (table["robustness"] == -INF).any()
     path = tmp_path / "k45.csv"
-    tables.write_csv(table, path)
+    files.write_csv(table, path)
     assert ",-inf," in path.read_text()
     back = tables.read_certificates(path)
     assert back["robustness"].tolist() == table["robustness"].tolist()
@@ -192,12 +214,12 @@ def test_merge_votes_orders_by_index_and_rejects_overlap(tmp_path):
         shard = {key: (value[part] if np.ndim(value) else value) for key, value in whole.items()}
         paths.append(tmp_path / f"{name}.npz")
         np.savez(paths[-1], **shard)
-    assert tables.merge_votes(paths, tmp_path / "votes.npz") == 10
+    assert files.merge_shards(paths, tmp_path / "votes.npz") == 10
     merged = tables.load_votes(tmp_path / "votes.npz")
     for key, value in whole.items():
         np.testing.assert_array_equal(merged[key], value)
     with pytest.raises(ValueError, match="overlap"):
-        tables.merge_votes([paths[0], paths[0]], tmp_path / "bad.npz")
+        files.merge_shards([paths[0], paths[0]], tmp_path / "bad.npz")
 
 
 def test_certified_accuracy_curves_and_plot(tmp_path):
@@ -251,6 +273,11 @@ def test_imagenet_medians_count_only_correctly_certified_images():
     assert table["ours"].tolist() == [30, 5]  # at least half of [0, 3, 30, 40] reach 30
     assert table["paper"].tolist() == [33, 63]
     assert table["difference"].tolist() == [-3, -58]
+    cells = tables.imagenet_medians_cells(table)  # counted among the Discussion's numbers
+    assert set(cells["table"]) == {"discussion"} and set(cells["kind"]) == {"median"}
+    assert cells["row"].tolist() == paper["quantity"].tolist()
+    assert cells["ours"].tolist() == [30, 5] and cells["paper"].tolist() == [33, 63]
+    assert cells["n"].isna().all()
 
 
 def test_table7_and_table8_rows():
@@ -259,16 +286,22 @@ def test_table7_and_table8_rows():
     paper7 = pd.DataFrame(
         {
             "dataset": ["MNIST", "ImageNet"],
-            "lee_et_al_2019_median_certified": [4, 1],
-            "randomized_ablation_median_certified": [8, 16],
+            "lee_et_al_2019_median_certified_pixels": [4, 1],
+            "median_certified_robustness_pixels": [8, 16],
         }
     )
     t7 = tables.table7(lee, standard, {"MNIST": 45, "ImageNet": 1000}, paper7, "reduced")
-    assert t7["randomized_ablation_median_certified"].tolist() == [2, pd.NA]
-    assert t7["median_with_standard_sampling"].tolist() == [2, 1]
-    assert t7["lee_et_al_2019_median_certified"].tolist() == [4, 1]
-    assert t7["paper_randomized_ablation_median_certified"].tolist() == [8, 16]
+    assert t7["median_certified_robustness_pixels"].tolist() == [2, pd.NA]
+    assert t7["median_certified_robustness_pixels_standard_sampling"].tolist() == [2, 1]
+    assert t7["lee_et_al_2019_median_certified_pixels"].tolist() == [4, 1]
+    assert t7["paper_median_certified_robustness_pixels"].tolist() == [8, 16]
     assert (t7["n0"] == 10).all() and (t7["n"] == 100).all()
+    cells7 = tables.table7_cells(t7)  # Lee et al.'s medians are quoted: no cell of ours
+    assert cells7["row"].tolist() == ["MNIST", "ImageNet"]
+    assert set(cells7["quantity"]) == {"median_certified_robustness_pixels"}
+    assert set(cells7["kind"]) == {"median"}
+    assert cells7["ours"].tolist()[0] == 2 and math.isnan(cells7["ours"].tolist()[1])
+    assert cells7["paper"].tolist() == [8, 16] and cells7["n"].tolist() == [3, 3]
     paper8 = pd.DataFrame(
         {
             "dataset": ["MNIST"],
@@ -276,7 +309,7 @@ def test_table7_and_table8_rows():
             "encoding": ["mean"],
             "accuracy_pct": [96.27],
             "abstained_pct": [0.43],
-            "median_certified_robustness": [7],
+            "median_certified_robustness_pixels": [7],
         }
     )
     rows = {("MNIST", 45, "mean"): _certs([1, -np.inf, 3, 4], label=[0, 0, 0, 1])}
@@ -284,6 +317,10 @@ def test_table7_and_table8_rows():
     assert t8["accuracy_pct"].tolist() == [75.0]  # only image 1 (N/A: guess 1, label 0) wrong
     assert t8["paper_accuracy_pct"].tolist() == [96.27]
     assert t8["images"].tolist() == [4]
+    cells8 = tables.table8_cells(t8)
+    assert cells8["row"].tolist() == ["MNIST k=45 mean"] * 3
+    assert cells8["ours"].tolist() == [75.0, 0.0, 3.0]
+    assert cells8["paper"].tolist() == [96.27, 0.43, 7.0]
 
 
 def test_base_accuracy_table_in_percent_beside_the_paper():
@@ -312,6 +349,10 @@ def test_base_accuracy_table_in_percent_beside_the_paper():
     assert table["test_accuracy_pct"].tolist() == [62.5, 50.0]
     assert table["paper_train_accuracy_pct"].tolist()[0] == 83.16
     assert math.isnan(table["paper_train_accuracy_pct"].tolist()[1])
+    cells = tables.base_accuracy_cells(table, "table4")  # k = 50 is not in the paper
+    assert cells["row"].tolist() == ["k=25", "k=25"]
+    assert cells["quantity"].tolist() == ["train_accuracy_pct", "test_accuracy_pct"]
+    assert cells["n"].tolist() == [100, 8]  # train accuracy over the training images
 
 
 def test_base_accuracy_of_an_authors_model_has_no_train_accuracy():
@@ -321,6 +362,8 @@ def test_base_accuracy_of_an_authors_model_has_no_train_accuracy():
     table = tables.base_accuracy_table([{**result, "images": 8, "samples": 1}], paper, "paper")
     assert pd.isna(table["train_accuracy_pct"][0])
     assert table["test_accuracy_pct"].tolist() == [75.0]
+    train = tables.base_accuracy_cells(table, "table5").iloc[0]
+    assert math.isnan(train["ours"]) and math.isnan(train["n"]) and train["paper"] == 80.0
 
 
 def test_prediction_comes_from_the_configured_stage():
@@ -382,13 +425,11 @@ def test_shared_and_separate_predictions_have_the_same_table_distribution():
 
 def test_table_records_shared_prediction_samples():
     shared = certs([0, 0], [0, 0], [1, 2], n=100).drop(columns=[f"predict_{c}" for c in range(3)])
-    table = tables.certificate_summary({45: shared}, PAPER, 0.05, "paper", TRAINING)
+    table = tables.certificate_summary({45: shared}, PAPER, 0.05, "paper")
     assert list(table[["n", "n_predict", "prediction_samples"]].iloc[0]) == [
         100,
         100,
         "shared with n",
     ]
-    separate = tables.certificate_summary(
-        {45: certs([0], [0], [1])}, PAPER, 0.05, "paper", TRAINING
-    )
+    separate = tables.certificate_summary({45: certs([0], [0], [1])}, PAPER, 0.05, "paper")
     assert separate["prediction_samples"].iloc[0] == "separate"

@@ -32,8 +32,9 @@ EXPECTED = {
     "results/tables/table5.csv": {"train": 6, "base_accuracy": 6},
     # ImageNet: 3 values of k, the authors' 400 validation images in 20 shards
     "results/tables/table6.csv": {"imagenet_subset": 1, "train": 3, "votes_shard": 60},
-    # MNIST k = 45 and ImageNet k = 1000, each counted again with Lee et al.'s sampling
-    "results/tables/table7.csv": {"train": 2, "votes_shard": 40, "votes_shard_lee": 40},
+    # MNIST k = 45 and ImageNet k = 1000, each counted again with Lee et al.'s sampling: 20 shards
+    # per model and sampling, and certificates from each
+    "results/tables/table7.csv": {"train": 2, "votes_shard": 80, "certificates": 4},
     # two encodings at MNIST k = 45 and CIFAR-10 k = 75
     "results/tables/table8.csv": {"train": 4, "votes_shard": 80, "certificates": 4},
     "results/tables/discussion.csv": {"discussion": 1},
@@ -66,6 +67,17 @@ def test_every_table_and_figure_dry_runs_at_the_papers_config(paper_workdir, tar
     counts, _ = dry_run(paper_workdir, target)
     for rule, expected in EXPECTED[target].items():
         assert counts.get(rule) == expected, (rule, counts)
+
+
+def test_table7_counts_both_samplings_with_the_same_rules(paper_workdir):
+    counts, output = dry_run(paper_workdir, "results/tables/table7.csv")
+    assert not any(rule.endswith("_lee") for rule in counts)
+    for sampling in ("standard", "lee"):
+        mnist = f"results/votes/mnist/multichannel/cnn/k45/{sampling}"
+        imagenet = f"results/votes/imagenet/multichannel/imagenet_resnet50/k1000/{sampling}"
+        for votes in (mnist, imagenet):
+            assert f"{votes}/shard-19-of-20.npz" in output and f"{votes}/votes.npz" in output
+        assert f"results/certificates/mnist/multichannel/cnn/k45/{sampling}.csv" in output
 
 
 def test_default_target_builds_every_table_the_data_allow(paper_workdir):

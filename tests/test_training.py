@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
+from conftest import paper_config
 
 from randablate import training
 from randablate.ablation import keep_masks
-from randablate.encoding import get_encoding
-from randablate.models import build_model
+from randablate.data import TrainingData
+from randablate.encoding import IMAGENET_NORMALIZE, channel_mean, get_encoding
+from randablate.models import build_model, load_model
 from randablate.seeding import derive_seed, generator
 from randablate.training import TrainSettings, augment_crop_flip, train
 
 
-def test_paper_schedule_is_the_default():
-    s = TrainSettings()
+def brief(**changes: object) -> TrainSettings:
+    """One epoch at one learning rate, with `changes`."""
+    return TrainSettings(**{"epochs": 1, "lr_schedule": [[1, 0.01]], **changes})
+
+
+def test_the_configs_mnist_schedule_is_the_papers():
+    s = TrainSettings(**paper_config()["training"]["mnist"])
     assert (s.epochs, s.batch_size, s.optimizer, s.momentum, s.weight_decay) == (
         400,
         128,
@@ -25,21 +34,45 @@ def test_paper_schedule_is_the_default():
     assert [s.lr_at(e) for e in (1, 200, 201, 400)] == [0.01, 0.01, 0.001, 0.001]
     # The authors resumed epoch 200's weights in a new run: a fresh optimizer at epoch 201 only.
     assert [e for e in range(1, 401) if s.restarts_at(e)] == [201]
-    assert not TrainSettings(restart_optimizer=False).restarts_at(201)
+    assert not dataclasses.replace(s, restart_optimizer=False).restarts_at(201)
+
+
+def test_the_schedule_has_no_default():
+    # The paper's epochs and learning rates live in config.yaml, not in the library.
+    with pytest.raises(TypeError, match="epochs"):
+        TrainSettings(lr_schedule=[[1, 0.01]])
+    with pytest.raises(TypeError, match="lr_schedule"):
+        TrainSettings(epochs=400)
+    # The fields and their order are what checkpoints record (asdict), unchanged.
+    assert [f.name for f in dataclasses.fields(TrainSettings)] == [
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "lr_schedule",
+        "momentum",
+        "weight_decay",
+        "precision",
+        "checkpoint_every",
+        "seed",
+        "max_train_images",
+        "augmentation",
+        "workers",
+        "restart_optimizer",
+    ]
 
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="optimizer"):
-        TrainSettings(optimizer="rmsprop")
+        brief(optimizer="rmsprop")
     with pytest.raises(ValueError, match="epoch 1"):
-        TrainSettings(lr_schedule=[[2, 0.1]])
+        brief(lr_schedule=[[2, 0.1]])
     with pytest.raises(ValueError, match="precision"):
-        TrainSettings(precision="fp16")
+        brief(precision="fp16")
     with pytest.raises(ValueError, match="augmentation"):
-        TrainSettings(augmentation="mixup")
+        brief(augmentation="mixup")
     with pytest.raises(ValueError, match="workers"):
-        TrainSettings(workers=-1)
-    assert (TrainSettings().augmentation, TrainSettings().workers) == ("none", 0)
+        brief(workers=-1)
+    assert (brief().augmentation, brief().workers) == ("none", 0)
 
 
 def toy_data(n: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
@@ -381,7 +414,7 @@ def test_cifar_resnet18_trains_with_crop_flip(tmp_path):
 def test_inconsistent_training_data_is_refused(tmp_path):
     images, labels = colour_data(8)
     encoding = get_encoding("multichannel", 3)
-    resized = TrainSettings(epochs=1, augmentation="resized-crop-flip")
+    resized = brief(augmentation="resized-crop-flip")
     with pytest.raises(ValueError, match="Dataset's transforms"):
         train(colour_model(), encoding, 10, images, labels, resized, tmp_path / "a.pt")
     dataset = torch.utils.data.TensorDataset(images, labels)
@@ -457,3 +490,73 @@ def test_a_run_killed_around_the_restart_resumes_to_the_same_weights(
     resumed = fresh_model()
     train(resumed, encoding, 30, images, labels, RESTARTED, tmp_path / "run.pt")
     assert same_weights(resumed, staged_reference(restart=True))
+
+
+def test_a_dataset_epoch_leaves_the_global_rng_as_it_was():
+    images, labels = colour_data(20)
+    dataset = RandomlyFlipped(images, labels)
+    model = colour_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    encoding = get_encoding("multichannel", 3)
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    training.train_epoch(model, encoding, 50, dataset, None, optimizer, brief(batch_size=8), 1)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+# --- The pipeline's training job -----------------------------------------------------------
+
+
+def test_the_mean_encodings_null_is_the_training_images_channel_means():
+    images, _ = colour_data(16)
+    encoding = training.training_encoding("mean", "cifar10", images)
+    assert encoding.describe()["mean"] == pytest.approx(channel_mean(images))
+    dataset = torch.utils.data.TensorDataset(images, torch.zeros(16))
+    imagenet = training.training_encoding("mean", "imagenet", dataset)
+    assert imagenet.describe()["mean"] == pytest.approx(list(IMAGENET_NORMALIZE[0]))
+    assert training.training_encoding("multichannel", "mnist", images).out_channels == 2
+
+
+@pytest.mark.parametrize("encoding_name", ["mean", "multichannel"])
+def test_train_and_save_records_how_the_model_was_made(tmp_path, monkeypatch, encoding_name):
+    images, labels = toy_data(40)
+    monkeypatch.setattr(
+        training,
+        "load_training_data",
+        lambda dataset, directory: TrainingData(images, labels, 10, len(images)),
+    )
+    config = {"epochs": 2, "batch_size": 16, "optimizer": "adam", "lr_schedule": [[1, 1e-3]]}
+    training.train_and_save(
+        tmp_path / "model.pt",
+        tmp_path / "checkpoint.pt",
+        dataset="mnist",
+        data_dir="unused",
+        encoding_name=encoding_name,
+        arch="cnn",
+        k=30,
+        settings=config,
+        base_seed=3,
+        lock_dir=tmp_path / "locks",
+        repo=tmp_path,
+    )
+    model, meta = load_model(tmp_path / "model.pt")
+    seed = derive_seed(3, "train", "mnist", encoding_name, "cnn", 30)
+    assert (meta["arch"], meta["k"], meta["dataset"]) == ("cnn", 30, "mnist")
+    assert meta["num_classes"] == 10
+    assert (meta["seed"], meta["training"], meta["train_images"]) == (seed, config, 40)
+    assert meta["encoding"] == encoding_name
+    assert [h["epoch"] for h in meta["history"]] == [1, 2]
+    assert set(meta["provenance"]) == {"git_commit", "packages", "hardware", "device"}
+    assert meta["provenance"]["git_commit"] == "unknown (not a git checkout)"
+
+    # The same model as training it by hand with the derived seed.
+    encoding = training.training_encoding(encoding_name, "mnist", images)
+    assert meta["in_channels"] == encoding.out_channels
+    if encoding_name == "mean":
+        assert meta["mean"] == pytest.approx(channel_mean(images))
+    torch.manual_seed(seed)
+    by_hand = build_model("cnn", encoding.out_channels, 10)
+    settings = TrainSettings(**config, seed=seed)
+    device = meta["provenance"]["device"]
+    train(by_hand, encoding, 30, images, labels, settings, tmp_path / "by_hand.pt", device)
+    assert same_weights(model, by_hand.cpu())

@@ -51,7 +51,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,8 +58,8 @@ import torch
 from scipy import stats
 
 from . import certificates
-from .failpoints import failpoint
-from .files import atomic_path, load_checkpoint_npz
+from .attack_statuses import BROKEN, CLEAN, QUERY_FOOLED, UNBROKEN
+from .files import ResumableNpz
 from .seeding import derive_seed, generator
 from .smoothing import Smoothed
 
@@ -74,20 +73,26 @@ from foolbox.criteria import Criterion
 from foolbox.models import Model
 from foolbox.types import Bounds
 
-CLEAN, BROKEN, UNBROKEN, QUERY_FOOLED = "clean", "broken", "unbroken", "query_fooled"
-STATUSES = (CLEAN, BROKEN, UNBROKEN, QUERY_FOOLED)
 INITS = ("foolbox2", "foolbox3")
 DECISIONS = ("sequential", "full")
 FIRST_BATCH = 64  # samples of a sequential query's first batch; each later batch doubles the total
+NOISE_BLOCK_ELEMENTS = 2**20  # values of the Foolbox 2 starting-point candidates made at once
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttackSettings:
-    """How each image is attacked (the config's `attack` section, less the pipeline keys)."""
+    """How each image is attacked (the config's `attack` section, less the pipeline keys).
 
-    n_query: int = 10_000
+    `n_query` and `starts` have no default: the paper's values live in config.yaml. The other
+    defaults describe the attack, not the paper's experiment: Foolbox's own (Foolbox 2's
+    `init_epsilons` and `init_repetitions`, `l2_binary_search`), the usual test level `alpha`
+    (`SmoothedOracle`'s too), and this library's choices (`init`, `init_steps`, `init_tries`,
+    the safety net `max_queries`, the early `decision` and its `delta`).
+    """
+
+    n_query: int
     alpha: float = 0.05
-    starts: int = 10
+    starts: int
     init: str = "foolbox2"
     init_epsilons: int = 100
     init_repetitions: int = 10
@@ -225,6 +230,14 @@ def sequential_decision(
 # --- Foolbox's view of the smoothed classifier --------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _unanimous_adversarial(vote: int, label: int, n: int, num_classes: int, alpha: float) -> bool:
+    """`is_adversarial_counts` of n votes all for `vote`, kept: a k = d query answers by it."""
+    counts = np.zeros((1, num_classes), dtype=np.int64)
+    counts[0, vote] = n
+    return bool(is_adversarial_counts(counts, [label], alpha)[0])
+
+
 class SmoothedOracle(Model):
     """Foolbox model of the smoothed classifier: each call answers "adversarial?" afresh.
 
@@ -263,22 +276,34 @@ class SmoothedOracle(Model):
         return Bounds(0.0, 1.0)
 
     def _deterministic(self, x: torch.Tensor) -> bool:
-        """Whether every ablation keeps every pixel (k >= d): one vote stands for all n."""
-        return self.smoothed.k >= x.shape[-2] * x.shape[-1]
+        """Whether every ablation keeps every pixel (k = d): one vote stands for all n."""
+        return self.smoothed.k == x.shape[-2] * x.shape[-1]
+
+    def _unanimous(self, classes: np.ndarray) -> np.ndarray:
+        """Counts (N, classes) of n votes per image, all for its class in `classes` (N,)."""
+        counts = np.zeros((len(classes), self.smoothed.num_classes), dtype=np.int64)
+        counts[np.arange(len(classes)), classes] = self.n
+        return counts
 
     def vote_counts(self, x: torch.Tensor) -> np.ndarray:
         """Count n fresh votes per image of x (N, C, H, W); k = d counts the one vote n times."""
         if self._deterministic(x):
-            return self.smoothed.counts(x, 1, self.generator).numpy() * self.n
+            return self._unanimous(self.smoothed.classify_whole(x).numpy())
         return self.smoothed.counts(x, self.n, self.generator).numpy()
 
     def decide(self, x: torch.Tensor) -> tuple[bool, np.ndarray]:
         """Answer one image (1, C, H, W): (adversarial, the votes drawn); counts samples."""
         if self.label is None:
             raise ValueError("SmoothedOracle needs the label to answer queries")
-        if self.delta is None or self._deterministic(x):
+        if self._deterministic(x):
+            vote = int(self.smoothed.classify_whole(x)[0])
+            self.samples += 1
+            counts = self._unanimous(np.array([vote]))[0]
+            args = (vote, self.label, self.n, self.smoothed.num_classes, self.alpha)
+            return _unanimous_adversarial(*args), counts
+        if self.delta is None:
             counts = self.vote_counts(x)[0]
-            self.samples += 1 if self._deterministic(x) else self.n
+            self.samples += self.n
             return bool(is_adversarial_counts(counts[None], [self.label], self.alpha)[0]), counts
 
         def draw(m: int) -> np.ndarray:
@@ -391,17 +416,31 @@ def foolbox2_salt_and_pepper(
     min(1, 1.2 p). Returns the adversarial candidate with the fewest changed pixels.
     """
     _, channels, h, w = x.shape
+    # Candidates are made a block at a time from one draw of their uniforms (the same numbers as
+    # one draw per candidate); where a sweep ends inside a block, the generator is rewound to just
+    # after the candidate that ended it, as if the block's rest had never been drawn.
+    block = max(1, NOISE_BLOCK_ELEMENTS // (channels * h * w))
     best, best_l0, max_p = None, math.inf, 1.0
     for _ in range(repetitions):
-        for p in np.linspace(0.0, max_p, num=min(epsilons, h * w) + 1)[1:]:
-            u = torch.from_numpy(rng.uniform(size=(1, 1, h, w))).expand(1, channels, h, w)
-            candidate = torch.where(u >= 1 - p / 2, 1.0, torch.where(u < p / 2, 0.0, x))
-            candidate = candidate.to(x.dtype)
-            l0 = int(l0_pixels(x, candidate).item())
-            if l0 >= best_l0:
-                continue
-            if is_adversarial(candidate):
-                best, best_l0, max_p = candidate, l0, min(1.0, p * 1.2)
+        levels = np.linspace(0.0, max_p, num=min(epsilons, h * w) + 1)[1:]
+        for first in range(0, len(levels), block):
+            ps = levels[first : first + block]
+            state = rng.bit_generator.state
+            u = torch.from_numpy(rng.uniform(size=(len(ps), 1, h, w)))
+            p = torch.from_numpy(ps).view(-1, 1, 1, 1)
+            candidates = torch.where(u >= 1 - p / 2, 1.0, torch.where(u < p / 2, 0.0, x))
+            candidates = candidates.to(x.dtype)
+            l0s = l0_pixels(x.expand_as(candidates), candidates).tolist()
+            found = None
+            for i, l0 in enumerate(l0s):
+                if l0 < best_l0 and is_adversarial(candidates[i : i + 1]):
+                    found = i
+                    break
+            if found is not None:
+                best, best_l0 = candidates[found : found + 1].clone(), l0s[found]
+                max_p = min(1.0, ps[found] * 1.2)
+                rng.bit_generator.state = state
+                rng.uniform(size=(found + 1, 1, h, w))
                 break
     return best
 
@@ -636,28 +675,32 @@ def attack_images(
     if not len(images) == len(labels_np) == len(indices) or len(indices) == 0:
         raise ValueError("need as many images, labels and indices, at least one")
     d = images.shape[-2] * images.shape[-1]
-    header = _header(smoothed, settings, seed, d)
+    result = ResumableNpz(
+        out_path,
+        checkpoint_path,
+        _header(smoothed, settings, seed, d),
+        "attack-image",
+        checkpoint_header={"all_index": indices},
+    )
     rows: dict[str, list] = {name: [] for name in PER_IMAGE}
-    checkpoint = Path(checkpoint_path) if checkpoint_path else None
-    if checkpoint is not None:
-        partial = load_checkpoint_npz(checkpoint, {**header, "all_index": indices})
-        if partial is not None and all(name in partial for name in PER_IMAGE):
-            rows = {name: list(partial[name]) for name in PER_IMAGE}
-            log.info(
-                "resuming from %s: %d of %d images already attacked",
-                checkpoint,
-                len(rows["index"]),
-                len(indices),
-            )
+    partial = result.resume()
+    if partial is not None and all(name in partial for name in PER_IMAGE):
+        rows = {name: list(partial[name]) for name in PER_IMAGE}
+        log.info(
+            "resuming from %s: %d of %d images already attacked",
+            result.checkpoint,
+            len(rows["index"]),
+            len(indices),
+        )
     started = time.monotonic()
     first = len(rows["index"])
     for position in range(first, len(indices)):
         x = images[position : position + 1]
-        result = attack_image(
+        image = attack_image(
             smoothed, x, int(labels_np[position]), int(indices[position]), settings, seed, log
         )
         for name in PER_IMAGE:
-            value = x[0] if name == "clean_image" else getattr(result, name)
+            value = x[0] if name == "clean_image" else getattr(image, name)
             rows[name].append(value.numpy() if isinstance(value, torch.Tensor) else value)
         done = position + 1
         rate = (done - first) / max(time.monotonic() - started, 1e-9)
@@ -666,24 +709,19 @@ def attack_images(
             "%.0f samples/query%s, %.1f s (about %.0f s left)",
             done,
             len(indices),
-            result.index,
-            result.status,
-            result.l0,
-            result.query_l0,
-            result.queries,
-            result.samples / max(result.queries, 1),
-            ", query budget bound" if result.budget_bound else "",
-            result.seconds,
+            image.index,
+            image.status,
+            image.l0,
+            image.query_l0,
+            image.queries,
+            image.samples / max(image.queries, 1),
+            ", query budget bound" if image.budget_bound else "",
+            image.seconds,
             (len(indices) - done) / max(rate, 1e-9),
         )
-        if checkpoint is not None and done < len(indices):
-            with atomic_path(checkpoint) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, all_index=indices, **header, **_stack(rows))
-            failpoint("attack-image", done - first)
-    with atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **header, **_stack(rows))
-    if checkpoint is not None and checkpoint.exists():
-        checkpoint.unlink()
+        if done < len(indices):  # the last image goes straight into the result
+            result.save(_stack(rows))
+    result.finish(_stack(rows))
 
 
 def _stack(rows: dict[str, list]) -> dict[str, np.ndarray]:

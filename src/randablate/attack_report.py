@@ -13,30 +13,16 @@ its certificate (guess, p_lower, radius, robustness) from the certification resu
 
 from __future__ import annotations
 
-import os
-import textwrap
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from randablate import certificates
-from randablate.files import atomic_path
+from randablate.attack_statuses import BROKEN, CLEAN, QUERY_FOOLED, UNBROKEN
+from randablate.tables import Printed, cells
 
-# The statuses `randablate.attack` writes (not imported from there: this module needs no torch).
-CLEAN, BROKEN, UNBROKEN, QUERY_FOOLED = "clean", "broken", "unbroken", "query_fooled"
 CERTIFICATE_COLUMNS = ("guess", "p_lower", "radius", "robustness")
-
-
-def load_attack(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Return every array of an attack .npz file (written by `attack.attack_images`)."""
-    with np.load(path) as npz:
-        return {name: npz[name] for name in npz.files}
 
 
 def _verified_columns(attack: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -115,7 +101,7 @@ def summarize_attack(table: pd.DataFrame) -> dict[str, object]:
     """Return one model's Table 2 quantities from its per-image attack table.
 
     The magnitude is the verified one: an image whose attack a fresh full query does not confirm
-    (query_fooled) counts as unbroken (inf). `median_query_l0` is the median of what the
+    (query_fooled) counts as unbroken (inf). `median_query_l0_pixels` is the median of what the
     attack's own queries accepted, for comparison only.
     """
     status = table["status"].astype(str)
@@ -125,8 +111,8 @@ def summarize_attack(table: pd.DataFrame) -> dict[str, object]:
         ),
         "accuracy_images": len(table),
         "accuracy_over": f"the {len(table)} attacked images (one query each)",
-        "median_attack_magnitude": median_magnitude(table["attack_l0"]),
-        "median_query_l0": median_magnitude(table["query_l0"]),
+        "median_attack_magnitude_pixels": median_magnitude(table["attack_l0"]),
+        "median_query_l0_pixels": median_magnitude(table["query_l0"]),
         "images": len(table),
         "clean_adversarial": int((status == CLEAN).sum()),
         "broken": int((status == BROKEN).sum()),
@@ -139,16 +125,28 @@ def summarize_attack(table: pd.DataFrame) -> dict[str, object]:
         )
         if "samples" in table
         else None,
-        "median_certified_robustness": None,
+        "median_certified_robustness_pixels": None,
         "soundness_flags": None,
     }
     if "certified_robustness" in table:
-        median = certificates.median_certified_robustness(
+        row["median_certified_robustness_pixels"] = certificates.median_or_na(
             table["certified_robustness"].to_numpy(float)
         )
-        row["median_certified_robustness"] = None if np.isneginf(median) else int(median)
         row["soundness_flags"] = int(soundness_table(table)["flag"].sum())
     return row
+
+
+MEASURED_SOURCE = "this run (Foolbox 3.3.4 PointwiseAttack)"
+TABLE2_PRINTED = ("accuracy_pct", "median_attack_magnitude_pixels")  # the paper's columns
+TABLE2_CELLS = {
+    "accuracy_pct": Printed("pct", "accuracy_pct", "paper_accuracy_pct", "accuracy_images"),
+    "median_attack_magnitude_pixels": Printed(
+        "median",
+        "median_attack_magnitude_pixels",
+        "paper_median_attack_magnitude_pixels",
+        "images",
+    ),
+}
 
 
 def table2(
@@ -158,32 +156,20 @@ def table2(
     scale: str,
     certified: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Return Table 2: the paper's rows (kind "quoted") then ours (kind "measured").
+    """Return Table 2: one row per model, the paper's values (`paper_*`) beside ours.
 
+    The paper's rows come first in its order; a measured model of the same name (for example
+    "Randomized ablation (k=45)") fills that row's own columns (kind "measured"), the others stay
+    quoted (kind "quoted", ours NA). Measured models the paper does not list follow.
     The paper's accuracy of randomized ablation (96.7%) is Table 1's, over the whole test set.
     For a model in `certified` (name -> its Table 1 certificates), our accuracy_pct is likewise
     Table 1's accuracy over the certified images; else it is over the attacked images.
     `accuracy_over` says which, and `accuracy_images` how many.
     """
     certified = certified or {}
-    rows = []
-    for _, quoted in paper.iterrows():
-        source = str(quoted["source"])
-        if source.startswith("Schott"):
-            source = f"{source}, as quoted in Levine & Feizi 2020 Table 2"
-        else:
-            source = f"Levine & Feizi 2020 Table 2 ({source})"
-        rows.append(
-            {
-                "model": quoted["model"],
-                "kind": "quoted",
-                "accuracy_pct": float(quoted["accuracy_pct"]),
-                "median_attack_magnitude": float(quoted["median_attack_magnitude"]),
-                "source": source,
-            }
-        )
+    ours = {}
     for name, table in measured.items():
-        row = {"model": name, "kind": "measured", **summarize_attack(table)}
+        row = summarize_attack(table)
         if name in certified:
             certs = certified[name]
             row["attacked_accuracy_pct"] = row["accuracy_pct"]
@@ -200,11 +186,30 @@ def table2(
             starts=int(sum(c.startswith("start_l0_") for c in table.columns)),
             **{key: settings[key] for key in TABLE2_SETTINGS if key in settings},
             scale=scale,
-            source="this run (Foolbox 3.3.4 PointwiseAttack)",
         )
-        rows.append(row)
+        ours[name] = row
+    rows = []
+    for quoted in paper.to_dict("records"):
+        model, source = str(quoted["model"]), str(quoted["source"])
+        if source.startswith("Schott"):
+            source = f"{source}, as quoted in Levine & Feizi 2020 Table 2"
+        else:
+            source = f"Levine & Feizi 2020 Table 2 ({source})"
+        row = {"model": model, "kind": "quoted"}
+        for quantity in TABLE2_PRINTED:
+            row[f"paper_{quantity}"] = float(quoted[quantity])
+        if model in ours:
+            row.update(kind="measured", **ours.pop(model))
+            source = f"this run (Foolbox 3.3.4 PointwiseAttack); paper_*: {source}"
+        rows.append({**row, "source": source})
+    for model, row in ours.items():
+        rows.append({"model": model, "kind": "measured", **row, "source": MEASURED_SOURCE})
     out = pd.DataFrame(rows)
-    out = out[[c for c in out.columns if c != "source"] + ["source"]]
+    order = ["model", "kind"]
+    for quantity in TABLE2_PRINTED:
+        order += [quantity, f"paper_{quantity}"]
+    out = out.reindex(columns=order + [c for c in out.columns if c not in order and c != "source"])
+    out["source"] = [row["source"] for row in rows]
     for column in (
         "images",
         "accuracy_images",
@@ -213,7 +218,7 @@ def table2(
         "query_fooled",
         "unbroken",
         "budget_bound",
-        "median_certified_robustness",
+        "median_certified_robustness_pixels",
         "soundness_flags",
         "k",
         "n_query",
@@ -222,6 +227,15 @@ def table2(
         if column in out:
             out[column] = out[column].astype("Int64")
     return out
+
+
+def table2_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The cells of Table 2: each measured model that the paper also lists, beside its values.
+
+    A measured model without a row in the paper (our unprotected CNN is not Schott et al.'s)
+    gives no cell, nor do the quoted rows.
+    """
+    return cells(table[table["kind"] == "measured"], "table2", "{model}", TABLE2_CELLS)
 
 
 # The attack settings Table 2 repeats on each measured row.
@@ -268,10 +282,6 @@ def soundness_table(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _label(prediction: int) -> str:
-    return "abstain" if prediction == -1 else str(prediction)
-
-
 def pick_examples(attack: Mapping[str, np.ndarray], skip: int, count: int) -> np.ndarray:
     """Positions of verified broken images, by image index, after skipping the first `skip`."""
     broken = np.flatnonzero(_verified_columns(attack)["status"] == BROKEN)
@@ -289,51 +299,3 @@ def run_summary(attack: Mapping[str, np.ndarray]) -> str:
         f"(query_fooled), {counts[UNBROKEN]} unbroken, {int((status == CLEAN).sum())} already "
         "misclassified or abstained on"
     )
-
-
-def plot_adversarial_examples(
-    attack: Mapping[str, np.ndarray],
-    positions: np.ndarray,
-    path: str | os.PathLike,
-    title: str,
-    columns: int = 8,
-) -> None:
-    """Draw clean images above their adversarial examples, with predictions and L0; save."""
-    positions = np.asarray(positions, dtype=np.int64)
-    count = max(len(positions), 1)
-    columns = min(columns, count)
-    grid_rows = -(-count // columns)
-    fig, axes = plt.subplots(
-        2 * grid_rows, columns, figsize=(1.5 * columns, 3.3 * grid_rows), squeeze=False
-    )
-    for ax in axes.ravel():
-        ax.axis("off")
-    if len(positions) == 0:
-        axes[0, 0].text(0, 0.5, "no attack held up on a fresh query", fontsize=9)
-    for slot, position in enumerate(positions):
-        row, column = 2 * (slot // columns), slot % columns
-        clean = np.asarray(attack["clean_image"][position])
-        adv = np.asarray(attack["adv_image"][position])
-        top, bottom = axes[row, column], axes[row + 1, column]
-        top.imshow(clean.mean(axis=0), cmap="gray", vmin=0, vmax=1)
-        top.set_title(
-            f"#{int(attack['index'][position])} label {int(attack['label'][position])}\n"
-            f"g: {_label(int(attack['clean_prediction'][position]))}",
-            fontsize=7,
-        )
-        bottom.imshow(adv.mean(axis=0), cmap="gray", vmin=0, vmax=1)
-        fresh = int(attack["adv_prediction"][position])
-        held = fresh != int(attack["label"][position])
-        l0 = float(np.asarray(attack.get("query_l0", attack["l0"]))[position])
-        bottom.set_title(
-            f"fresh g: {_label(fresh)}\nL0 = {l0:g}"
-            + ("" if held else "\nnot adversarial on a fresh query"),
-            fontsize=7,
-            color="black" if held else "red",
-        )
-    fig.suptitle(textwrap.fill(title, width=max(30, 16 * columns)), fontsize=7)
-    fig.tight_layout()
-    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, dpi=150)
-    plt.close(fig)

@@ -20,6 +20,7 @@ __all__ = [
     "least_votes_to_decide",
     "lower_confidence_bound",
     "median_certified_robustness",
+    "median_or_na",
     "predict_from_counts",
     "robustness",
     "topk_radius",
@@ -208,6 +209,12 @@ def median_certified_robustness(robustness: np.ndarray) -> float:
         raise ValueError("robustness contains NaN")
     needed = -(-r.size // 2)  # ceil(N / 2) images must reach ρ
     return float(np.sort(r)[::-1][needed - 1])
+
+
+def median_or_na(robustness: np.ndarray) -> int | None:
+    """The median certified robustness in pixels, or None (the paper's N/A) when it is −inf."""
+    median = median_certified_robustness(robustness)
+    return None if np.isneginf(median) else int(median)
 
 
 def certified_accuracy(robustness: np.ndarray, rhos: int | np.ndarray) -> np.ndarray:

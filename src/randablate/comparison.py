@@ -8,27 +8,14 @@ at ρ = 0, so that the four columns are comparable.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from randablate import certificates
-from randablate.files import atomic_path
 
 CERTIFICATES = ("corollary1", "corollary2", "top2", "top3")
-LABELS = {
-    "corollary1": "Corollary 1 (paper)",
-    "corollary2": "Corollary 2 (Bonferroni over classes)",
-    "top2": "label in top-2",
-    "top3": "label in top-3",
-}
 
 
 def label_radii(votes: Mapping[str, np.ndarray], alpha: float) -> dict[str, np.ndarray]:
@@ -78,36 +65,3 @@ def looser_than_corollary1(table: pd.DataFrame) -> pd.DataFrame:
     """Return, per k, the radii ρ at which Corollary 2 certifies fewer images than Corollary 1."""
     worse = table[table["corollary2"] < table["corollary1"]]
     return worse.groupby("k")["rho"].apply(list).reset_index(name="rhos")
-
-
-def plot_compared(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
-    """Draw certified accuracy against ρ, one panel per k and one line per certificate."""
-    ks: Sequence[int] = sorted(table["k"].unique())
-    cols = min(len(ks), 3)
-    rows = -(-len(ks) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False, sharey=True
-    )
-    styles = {"corollary1": "-", "corollary2": "--", "top2": "-.", "top3": ":"}
-    for ax, k in zip(axes.flat, ks, strict=False):
-        part = table[table["k"] == k]
-        for name in CERTIFICATES:
-            ax.step(
-                part["rho"], part[name], where="post", linestyle=styles[name], label=LABELS[name]
-            )
-        ax.set_title(f"k = {k}", fontsize=10)
-        ax.set_xlabel("L0 radius ρ (pixels)")
-        reached = part.loc[(part[list(CERTIFICATES)] > 0).any(axis=1), "rho"]
-        ax.set_xlim(0, int(reached.max()) + 1 if len(reached) else 1)
-        ax.set_ylim(0, 100)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("certified accuracy (%)")
-    for ax in list(axes.flat)[len(ks) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, dpi=150)
-    plt.close(fig)

@@ -85,10 +85,11 @@ def _check_attack(cfg: Mapping[str, Any]) -> None:
             attack["shards"],
             f"at most attack.num_images ({attack['num_images']})",
         )
-    if attack["baseline_epochs"] and attack["baseline_k"] in cfg["table1"]["k"]:
+    baseline_epochs = cfg["training"]["baseline_epochs"]
+    if baseline_epochs and attack["baseline_k"] in cfg["table1"]["k"]:
         raise config_error(
-            "attack.baseline_epochs",
-            attack["baseline_epochs"],
+            "training.baseline_epochs",
+            baseline_epochs,
             "null while attack.baseline_k is one of table1.k (a Table 1 model)",
         )
     least = least_votes_to_decide(attack["alpha"])

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import certificates
+from .tables import Printed, cells
 
 IMAGENET_CHANNEL_PIXELS = 3 * 224 * 224  # Lee et al. count each colour channel as a pixel
 
@@ -47,30 +48,41 @@ def smallest_p_certifying(k: int, d: int, rho: int = 1) -> float:
 
 
 def discussion_table(paper: pd.DataFrame) -> pd.DataFrame:
-    """The Discussion's computable quantities beside the paper's printed values."""
+    """The Discussion's computable quantities beside the paper's printed values.
+
+    `paper` holds the printed constants (resources/paper/discussion_constants.csv: quantity,
+    value); its one-pixel limit (k and the vote share p) also sets the quantities computed.
+    """
     paper_values = dict(zip(paper["quantity"], paper["value"], strict=True))
 
     def printed(prefix: str) -> object:
         matches = [v for q, v in paper_values.items() if str(q).startswith(prefix)]
         return matches[0] if matches else np.nan
 
+    def given(prefix: str) -> float:
+        value = pd.to_numeric(printed(prefix), errors="coerce")
+        if np.isnan(value):
+            raise ValueError(f"the paper's constants lack a value for {prefix!r}")
+        return float(value)
+
     d = IMAGENET_CHANNEL_PIXELS
-    k_paper = 14521
+    k_paper = int(given("largest k certifying 1 pixel"))
+    p_paper = given("vote share p of the one-pixel limit")
     rows = [
         {
-            "quantity": "largest k certifying 1 pixel at p = 0.596 (d = 3*224*224)",
-            "ours": largest_k_certifying(0.596, d),
+            "quantity": f"largest k certifying 1 pixel at p = {p_paper:g} (d = 3*224*224)",
+            "ours": largest_k_certifying(p_paper, d),
             "paper": printed("largest k certifying 1 pixel"),
-            "note": "p - k/d > 0.5; the paper's 14521 needs p above the next row's value",
+            "note": f"p - k/d > 0.5; the paper's {k_paper} needs p above the next row's value",
         },
         {
-            "quantity": "vote share above which k = 14521 certifies 1 pixel",
+            "quantity": f"vote share above which k = {k_paper} certifies 1 pixel",
             "ours": round(smallest_p_certifying(k_paper, d), 6),
-            "paper": 0.596,
-            "note": "the paper prints p rounded to 0.596",
+            "paper": printed("vote share p of the one-pixel limit"),
+            "note": f"the paper prints p rounded to {p_paper:g}",
         },
         {
-            "quantity": "I_ablate bits, Eq. 20 (k = 14521, 256 levels)",
+            "quantity": f"I_ablate bits, Eq. 20 (k = {k_paper}, 256 levels)",
             "ours": mutual_information_ablation(k_paper),
             "paper": printed("I_ablate"),
             "note": "8 bits per retained pixel",
@@ -86,3 +98,8 @@ def discussion_table(paper: pd.DataFrame) -> pd.DataFrame:
     table["paper"] = pd.to_numeric(table["paper"], errors="coerce")
     table["difference"] = table["ours"] - table["paper"]
     return table
+
+
+def discussion_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The cells of the Discussion's table: computed constants beside the paper's."""
+    return cells(table, "discussion", "{quantity}", {"value": Printed("constant", "ours", "paper")})

@@ -20,9 +20,9 @@ import pandas as pd
 from scipy import stats
 
 from . import certificates
-from .files import atomic_path
+from .files import atomic_path, write_csv
 from .scorecard import proportion_interval
-from .tables import summarize, write_csv
+from .tables import summarize
 
 __all__ = ["export_reference", "median_interval", "reference_summary"]
 

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,8 +23,7 @@ from . import certificates
 from .ablation import draw_uniforms, keep_masks_from_uniforms
 from .devices import default_device
 from .encoding import Encoding, get_encoding
-from .failpoints import failpoint
-from .files import atomic_path, load_checkpoint_npz
+from .files import ResumableNpz
 from .models import load_model
 from .seeding import derive_seed, generator
 
@@ -153,6 +151,21 @@ class Smoothed:
             votes = image * self.num_classes + logits.argmax(dim=1)
             flat_counts += torch.bincount(votes, minlength=batch * self.num_classes)
         return flat_counts.view(batch, self.num_classes).cpu()
+
+    @torch.inference_mode()
+    def classify_whole(self, x: torch.Tensor) -> torch.Tensor:
+        """The base classifier's class for each whole image (none ablated) of x (B, C, H, W)."""
+        # At k = d, counts(x, 1) feeds the model these very tensors (an all-kept ablation is the
+        # identity, in value and layout) in the same batches: its votes are these classes.
+        self.check_images(x)
+        coded = self.encoding.code(x.to(self.device, self.dtype))
+        if self.device.type == "cpu":
+            coded = coded.contiguous(memory_format=torch.channels_last)
+        classes = [
+            self._forward(coded[start : start + self.batch_size]).argmax(dim=1)
+            for start in range(0, len(coded), self.batch_size)
+        ]
+        return torch.cat(classes).cpu()
 
     def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """The base classifier's logits for a batch of coded, ablated samples."""
@@ -313,20 +326,19 @@ def count_votes(
         **{f"n_{stage}": np.int64(n) for stage, n in stages.items()},
     }
     counts = {s: np.full((total, smoothed.num_classes), -1, dtype=np.int64) for s in stages}
+    result = ResumableNpz(out_path, checkpoint_path, header, "votes-group")
     done = 0
-    checkpoint = Path(checkpoint_path) if checkpoint_path else None
-    if checkpoint is not None:
-        partial = load_checkpoint_npz(checkpoint, header)
-        if partial is not None:
-            done = int(partial["done"])
-            for stage in stages:
-                counts[stage] = partial[f"counts_{stage}"]
-            log.info("resuming from %s: %d of %d images already counted", checkpoint, done, total)
+    partial = result.resume()
+    if partial is not None:
+        done = int(partial["done"])
+        counts = {stage: partial[f"counts_{stage}"] for stage in stages}
+        log.info(
+            "resuming from %s: %d of %d images already counted", result.checkpoint, done, total
+        )
     group = max(1, smoothed.batch_size // max(1, min(stages.values())))
     started = time.monotonic()
     last_save = started
     first = done
-    saves = 0
     while done < total:
         stop = min(done + group, total)
         x = images[done:stop]
@@ -343,16 +355,10 @@ def count_votes(
             rate,
             (total - done) / max(rate, 1e-9),
         )
-        if checkpoint is not None and (now - last_save >= checkpoint_seconds or done == total):
-            with atomic_path(checkpoint) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, done=np.int64(done), **header, **_prefixed(counts))
+        if now - last_save >= checkpoint_seconds or done == total:
+            result.save(_prefixed(counts), done=np.int64(done))
             last_save = now
-            saves += 1
-            failpoint("votes-group", saves)
-    with atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **header, **_prefixed(counts))
-    if checkpoint is not None and checkpoint.exists():
-        checkpoint.unlink()
+    result.finish(_prefixed(counts))
 
 
 def _prefixed(counts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

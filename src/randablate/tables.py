@@ -5,65 +5,32 @@ robustness, prediction (−1: abstain), correct, and the raw counts select_c, bo
 every class c, so every certificate can be recomputed without a GPU. `robustness` follows the
 paper and the authors' convention: −inf (written "-inf") where the certification guess is not the
 label (the paper's N/A), 0 for a correct guess without a certified radius, else the radius.
+
+Beside each of the paper's tables its rule writes the table's cells (`cells`): one row per number
+the paper prints, ours beside it, in the long format the scorecard reads.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from randablate import certificates
-from randablate.files import atomic_path
+from randablate.scorecard import CELL_COLUMNS
 
 STAGES = ("select", "bound", "predict")
-PAPER_COLUMNS = {
-    "accuracy_pct": "paper_accuracy_pct",
-    "abstained_pct": "paper_abstained_pct",
-    "median_certified_robustness": "paper_median_certified_robustness",
-}
-PAPER_SAMPLING = "n0=1000, n=10000, n_predict=10000, alpha=0.05"
-PAPER_SETUPS = {
-    "mnist": f"paper: all 10,000 test images, {PAPER_SAMPLING}; CNN, "
-    "400 epochs SGD (momentum 0.9, lr 0.01 then 0.001 from epoch 201), fp32",
-    "cifar10": f"paper: all 10,000 test images, {PAPER_SAMPLING}; ResNet18, 400 epochs SGD "
-    "(momentum 0.9, weight decay 5e-4, lr 0.01 then 0.001 from epoch 201), crop and flip",
-    "imagenet": f"paper: 400 random validation images, {PAPER_SAMPLING}; ResNet50, 36 epochs "
-    "SGD (momentum 0.9, weight decay 1e-4, lr 0.1, 0.01 from epoch 22, 0.001 from epoch 32), "
-    "random resized crop and flip",
-}
+MEDIAN = "median_certified_robustness_pixels"  # the median certified robustness, in pixels
 
 
 def load_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Return every array of a votes .npz file, loaded into memory."""
     with np.load(path) as npz:
         return {name: npz[name] for name in npz.files}
-
-
-def merge_votes(paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> int:
-    """Concatenate vote shards (sorted by image index) into one .npz; return the image count."""
-    shards = [load_votes(p) for p in paths]
-    if not shards:
-        raise ValueError("no vote shards to merge")
-    per_image = [name for name, arr in shards[0].items() if arr.ndim >= 1]
-    scalars = [name for name, arr in shards[0].items() if arr.ndim == 0]
-    for path, shard in zip(paths, shards, strict=True):
-        if set(shard) != set(shards[0]):
-            raise ValueError(f"{path}: arrays {sorted(shard)} differ from {sorted(shards[0])}")
-        for name in scalars:
-            if shard[name] != shards[0][name]:
-                raise ValueError(f"{path}: {name}={shard[name]} differs from {shards[0][name]}")
-    merged = {name: np.concatenate([s[name] for s in shards]) for name in per_image}
-    order = np.argsort(merged["index"], kind="stable")
-    if np.any(np.diff(merged["index"][order]) == 0):
-        raise ValueError("vote shards overlap: an image index occurs twice")
-    merged = {name: arr[order] for name, arr in merged.items()}
-    merged.update({name: shards[0][name] for name in scalars})
-    with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **merged)
-    return len(order)
 
 
 def certificate_table(
@@ -106,14 +73,56 @@ def certificate_table(
     return pd.concat([table, pd.DataFrame(counts)], axis=1)
 
 
-def write_csv(table: pd.DataFrame, path: str | os.PathLike, gzip: bool = False) -> None:
-    """Write a table atomically; missing values as "NA", infinities as "inf"/"-inf".
+class Printed(NamedTuple):
+    """A quantity the paper prints in a table: how it is compared and the columns holding it."""
 
-    With `gzip`, compressed with a fixed timestamp, so that equal tables give equal files.
+    kind: str  # "pct", "median" or "constant" (randablate.scorecard.KINDS)
+    ours: str  # the column of our value
+    paper: str  # the column of the paper's value
+    n: str | None = None  # the column of the number of images ours is over (None: none)
+
+
+def _beside(column: str, kind: str, n: str | None = "images") -> Printed:
+    """A quantity of ours in `column` with the paper's in `paper_<column>`."""
+    return Printed(kind, column, f"paper_{column}", n)
+
+
+def _value(value: object) -> float:
+    """A table entry as a float; NA (None, pd.NA, NaN) as NaN."""
+    return math.nan if pd.isna(value) else float(value)
+
+
+def cells(table: pd.DataFrame, name: str, row: str, printed: Mapping[str, Printed]) -> pd.DataFrame:
+    """The scorecard's cells of a table: one per row and printed quantity, ours beside the paper's.
+
+    `row` makes a row's label from its columns (e.g. "k={k}"). A row whose paper values are all
+    NA is not in the paper and gives no cell, nor does a percentage or constant the paper does
+    not print; a median the paper prints as N/A (NA) does. Our median of −inf (the median image
+    is not certified) is written NA, the paper's N/A.
     """
-    compression = {"method": "gzip", "mtime": 0} if gzip else None
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, na_rep="NA", float_format="%.10g", compression=compression)
+    out = []
+    for record in table.to_dict("records"):
+        papers = {quantity: _value(record[p.paper]) for quantity, p in printed.items()}
+        if all(math.isnan(value) for value in papers.values()):
+            continue
+        for quantity, p in printed.items():
+            if p.kind != "median" and math.isnan(papers[quantity]):
+                continue
+            ours = _value(record[p.ours])
+            if p.kind == "median" and ours == -math.inf:
+                ours = math.nan
+            out.append(
+                {
+                    "table": name,
+                    "row": row.format(**record),
+                    "quantity": quantity,
+                    "kind": p.kind,
+                    "ours": ours,
+                    "paper": papers[quantity],
+                    "n": _value(record[p.n]) if p.n else math.nan,
+                }
+            )
+    return pd.DataFrame(out, columns=list(CELL_COLUMNS))
 
 
 def read_certificates(path: str | os.PathLike) -> pd.DataFrame:
@@ -130,32 +139,21 @@ def stage_samples(certs: pd.DataFrame, stage: str) -> int:
     return int(totals[0])
 
 
+def _median(certs: pd.DataFrame) -> int | None:
+    """The median certified robustness of a certificate table, in pixels (None: N/A)."""
+    return certificates.median_or_na(certs["robustness"].to_numpy(float))
+
+
 def summarize(certs: pd.DataFrame) -> dict[str, float | int | None]:
     """Return the Table 1 quantities of one model: accuracy, abstentions, median certificate."""
     if len(certs) == 0:
         raise ValueError("no certificate rows")
-    median = certificates.median_certified_robustness(certs["robustness"].to_numpy(float))
     return {
         "accuracy_pct": 100.0 * float((certs["prediction"] == certs["label"]).mean()),
         "abstained_pct": 100.0 * float((certs["prediction"] == -1).mean()),
-        "median_certified_robustness": None if np.isneginf(median) else int(median),
+        MEDIAN: _median(certs),
         "images": len(certs),
     }
-
-
-def training_setup(training: Mapping[str, object], scale: str, dataset: str = "mnist") -> str:
-    """Describe the training settings (and, at reduced scale, the paper's) in one line."""
-    schedule = training["lr_schedule"]
-    lrs = " then ".join(f"{lr:g} from epoch {start}" for start, lr in schedule)
-    limit = training.get("max_train_images")
-    images = f" on {limit} images" if limit else ""
-    text = f"{training['epochs']} epochs {training['optimizer']}{images}, lr {lrs}, "
-    text += f"{training['precision']}"
-    if scale == "reference":
-        text = f"REFERENCE RUN (the paper's settings but the departures its caption lists): {text}"
-    elif scale != "paper":
-        text = f"REDUCED SCALE: {text} ({PAPER_SETUPS[dataset]})"
-    return text
 
 
 def _rounded(ours: pd.DataFrame) -> pd.DataFrame:
@@ -163,7 +161,7 @@ def _rounded(ours: pd.DataFrame) -> pd.DataFrame:
     ours = ours.copy()
     ours["accuracy_pct"] = ours["accuracy_pct"].round(2)
     ours["abstained_pct"] = ours["abstained_pct"].round(2)
-    ours["median_certified_robustness"] = ours["median_certified_robustness"].astype("Int64")
+    ours[MEDIAN] = ours[MEDIAN].astype("Int64")
     return ours
 
 
@@ -172,12 +170,12 @@ def certificate_summary(
     paper: pd.DataFrame,
     alpha: float,
     scale: str,
-    training: Mapping[str, object],
-    dataset: str = "mnist",
 ) -> pd.DataFrame:
-    """Return Table 1, 3 or 6 (one row per k, ours beside the paper's) from certificate tables."""
+    """Return Table 1, 3 or 6 (one row per k, each paper column beside ours) from certificates.
+
+    The training settings are the caption's (report/table*.rst), not repeated on every row.
+    """
     rows = []
-    setup = training_setup(training, scale, dataset)
     for k in sorted(certs_by_k):
         certs = certs_by_k[k]
         row = {"k": int(k), **summarize(certs)}
@@ -186,32 +184,39 @@ def certificate_summary(
         shared = not any(c.startswith("predict_") for c in certs.columns)
         row["n_predict"] = stage_samples(certs, "bound" if shared else "predict")
         row["prediction_samples"] = "shared with n" if shared else "separate"
-        row.update({"alpha": alpha, "scale": scale, "training": setup})
+        row.update({"alpha": alpha, "scale": scale})
         rows.append(row)
-    ours = pd.DataFrame(rows)
-    ours = _rounded(ours)
-    theirs = paper[["k", *PAPER_COLUMNS]].rename(columns=PAPER_COLUMNS)
-    theirs["paper_median_certified_robustness"] = theirs[
-        "paper_median_certified_robustness"
-    ].astype("Int64")
-    return ours.merge(theirs, on="k", how="left")
+    return _with_paper(_rounded(pd.DataFrame(rows)), paper, ["k"])
 
 
-def table1(
-    certs_by_k: Mapping[int, pd.DataFrame],
-    paper: pd.DataFrame,
-    alpha: float,
-    scale: str,
-    training: Mapping[str, object],
-) -> pd.DataFrame:
-    """Return Table 1 (MNIST) from certificate tables; see `certificate_summary`."""
-    return certificate_summary(certs_by_k, paper, alpha, scale, training, "mnist")
+CERTIFICATE_CELLS = {
+    "accuracy_pct": _beside("accuracy_pct", "pct"),
+    "abstained_pct": _beside("abstained_pct", "pct"),
+    MEDIAN: _beside(MEDIAN, "median"),
+}
+
+
+def certificate_cells(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The cells of Table 1, 3 or 6 (`name`) from `certificate_summary`: one row per k."""
+    return cells(table, name, "k={k}", CERTIFICATE_CELLS)
 
 
 def _with_paper(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Join the paper's value columns (renamed paper_<column>) onto ours by the key columns."""
-    theirs = paper.rename(columns={c: f"paper_{c}" for c in paper.columns if c not in keys})
-    return ours.merge(theirs, on=list(keys), how="left")
+    """Join the paper's columns onto ours by the keys, each `paper_<c>` right after our `c`.
+
+    A paper column of a quantity we do not measure keeps its own name, after ours.
+    """
+    names = {c: f"paper_{c}" if c in ours.columns else c for c in paper.columns if c not in keys}
+    table = ours.merge(paper.rename(columns=names), on=list(keys), how="left")
+    order = []
+    for column in ours.columns:
+        order.append(column)
+        theirs = names.get(column)
+        if theirs is not None:
+            order.append(theirs)
+            if str(table[column].dtype) == "Int64":  # medians: integers or NA, as ours
+                table[theirs] = table[theirs].astype("Int64")
+    return table[order + [c for c in table.columns if c not in order]]
 
 
 def base_accuracy_table(
@@ -236,10 +241,13 @@ def base_accuracy_table(
     return _with_paper(pd.DataFrame(rows), paper, ["k"])
 
 
-def _median(certs: pd.DataFrame) -> int | None:
-    """The median certified robustness of a certificate table (None for N/A)."""
-    median = certificates.median_certified_robustness(certs["robustness"].to_numpy(float))
-    return None if np.isneginf(median) else int(median)
+def base_accuracy_cells(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The cells of Table 4 or 5 (`name`): train accuracy over train_images, test over images."""
+    printed = {
+        "train_accuracy_pct": _beside("train_accuracy_pct", "pct", "train_images"),
+        "test_accuracy_pct": _beside("test_accuracy_pct", "pct"),
+    }
+    return cells(table, name, "k={k}", printed)
 
 
 def table7(
@@ -249,15 +257,19 @@ def table7(
     paper: pd.DataFrame,
     scale: str,
 ) -> pd.DataFrame:
-    """Return Table 7: Lee et al.'s quoted medians beside ours with their and our sampling."""
+    """Return Table 7: our medians with Lee et al.'s sampling (beside the paper's) and ours.
+
+    `median_certified_robustness_pixels` uses Lee et al.'s sampling (n0 = 100, n = 100,000),
+    `..._standard_sampling` the paper's; Lee et al.'s own median is quoted from the paper.
+    """
     rows = []
     for dataset, certs in lee.items():
         rows.append(
             {
                 "dataset": dataset,
                 "k": int(ks[dataset]),
-                "randomized_ablation_median_certified": _median(certs),
-                "median_with_standard_sampling": _median(standard[dataset]),
+                MEDIAN: _median(certs),
+                f"{MEDIAN}_standard_sampling": _median(standard[dataset]),
                 "images": len(certs),
                 "n0": stage_samples(certs, "select"),
                 "n": stage_samples(certs, "bound"),
@@ -265,15 +277,16 @@ def table7(
             }
         )
     ours = pd.DataFrame(rows)
-    for column in ("randomized_ablation_median_certified", "median_with_standard_sampling"):
+    for column in (MEDIAN, f"{MEDIAN}_standard_sampling"):
         ours[column] = ours[column].astype("Int64")
-    quoted = paper[["dataset", "lee_et_al_2019_median_certified"]]
-    table = ours.merge(quoted, on="dataset", how="left")
-    ours_column = "randomized_ablation_median_certified"
-    theirs = paper[["dataset", ours_column]].rename(columns={ours_column: f"paper_{ours_column}"})
-    table = table.merge(theirs, on="dataset", how="left")
+    table = _with_paper(ours, paper, ["dataset"])
     table["lee_et_al_source"] = "quoted from Lee et al. (2019) via the paper, not measured"
     return table
+
+
+def table7_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The cells of Table 7: our median with Lee et al.'s sampling (theirs is quoted, not ours)."""
+    return cells(table, "table7", "{dataset}", {MEDIAN: _beside(MEDIAN, "median")})
 
 
 def table8(
@@ -288,6 +301,11 @@ def table8(
     ours = _rounded(ours)
     ours["scale"] = scale
     return _with_paper(ours, paper, ["dataset", "k", "encoding"])
+
+
+def table8_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The cells of Table 8: one row per data set, k and NULL encoding."""
+    return cells(table, "table8", "{dataset} k={k} {encoding}", CERTIFICATE_CELLS)
 
 
 IMAGENET_MEDIANS = {
@@ -321,6 +339,11 @@ def imagenet_medians(certs_by_k: Mapping[int, pd.DataFrame], paper: pd.DataFrame
     table["paper"] = pd.to_numeric(table["paper"], errors="coerce")
     table["difference"] = pd.to_numeric(table["ours"]) - table["paper"]
     return table
+
+
+def imagenet_medians_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The cells of the ImageNet medians, which the scorecard counts among the Discussion's."""
+    return cells(table, "discussion", "{quantity}", {"value": Printed("median", "ours", "paper")})
 
 
 def robustness_by_k(certs_by_k: Mapping[int, pd.DataFrame]) -> dict[int, np.ndarray]:

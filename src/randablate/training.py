@@ -3,7 +3,8 @@
 As in the paper, every minibatch shares one random keep-set and k is the same as at test time.
 Training data is either a tensor of images (shuffled, ablated and augmented from one seeded
 generator per epoch) or a torch Dataset read through a DataLoader (ImageNet, whose resizing,
-cropping and flipping are the dataset's own transforms).
+cropping and flipping are the dataset's own transforms). `train_and_save` is the pipeline's
+training job: one model of a data set, encoding, architecture and k, saved with its metadata.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import contextlib
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +23,26 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .ablation import shared_keep_mask
-from .devices import default_device
-from .encoding import Encoding
+from .data import load_training_data
+from .devices import acquire_device, default_device
+from .encoding import Encoding, channel_mean, dataset_encoding
 from .failpoints import failpoint
 from .files import atomic_path
+from .models import build_model, save_model
+from .provenance import git_commit, hardware, package_versions
 from .seeding import derive_seed, generator
 
 OPTIMIZERS = ("sgd", "adam")
 AUGMENTATIONS = ("none", "crop-flip", "resized-crop-flip")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainSettings:
-    """A training schedule; the defaults are the paper's MNIST schedule (Table 10).
+    """A training schedule: `epochs` and `lr_schedule` ([[first epoch, rate], ...]) are required.
+
+    The paper's schedules (Tables 10-12) live in config.yaml. The defaults are the usual
+    minibatch SGD settings and conveniences of this library (fp32, no augmentation, no weight
+    decay, all training images, a checkpoint every 5 epochs, workers in this process).
 
     `augmentation`: "none"; "crop-flip" (CIFAR-10, Table 11: random 32x32 crop of the image
     zero-padded by 4, then a random horizontal flip, drawn per image by the training loop); or
@@ -45,10 +54,10 @@ class TrainSettings:
     authors did by resuming each stage's weights in a new run.
     """
 
-    epochs: int = 400
+    epochs: int
     batch_size: int = 128
     optimizer: str = "sgd"
-    lr_schedule: list[list[float]] = field(default_factory=lambda: [[1, 0.01], [201, 0.001]])
+    lr_schedule: list[list[float]]
     momentum: float = 0.9
     weight_decay: float = 0.0
     precision: str = "fp32"
@@ -159,6 +168,32 @@ def _step(
     return loss.item() * len(x), int((logits.argmax(1) == y).sum())
 
 
+def _tensor_batches(
+    images: torch.Tensor, labels: torch.Tensor, batch_size: int, gen: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Minibatches of a tensor of images and their labels, shuffled by `gen`."""
+    order = torch.randperm(len(images), generator=gen).to(images.device)
+    for start in range(0, len(images), batch_size):
+        batch = order[start : start + batch_size]
+        yield images[batch], labels[batch]
+
+
+def _loader_batches(
+    loader: DataLoader, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A DataLoader's minibatches, moved to `device`."""
+    for x, y in loader:
+        yield x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
+
+
+@contextlib.contextmanager
+def _seeded_global_rng(seed: int) -> Iterator[None]:
+    """Seed torch's global CPU RNG for the block; restore its state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def train_epoch(
     model: nn.Module,
     encoding: Encoding,
@@ -177,41 +212,34 @@ def train_epoch(
     """
     model.train()
     gen = generator(derive_seed(settings.seed, "train-epoch", epoch))
-    loss_sum, correct = 0.0, 0
     if isinstance(images, torch.Tensor):
         if labels is None:
             raise ValueError("labels are needed when training on a tensor of images")
-        device = images.device
-        order = torch.randperm(len(images), generator=gen).to(device)
-        for start in range(0, len(images), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
-            batch_loss, batch_correct = _step(
-                model, encoding, k, images[batch], labels[batch], gen, optimizer, settings
-            )
-            loss_sum += batch_loss
-            correct += batch_correct
-        return {"loss": loss_sum / len(images), "accuracy": correct / len(images)}
-    if labels is not None:
-        raise ValueError("a Dataset carries its own labels: pass labels=None")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    # The loader's generator shuffles; keep-sets and crop-flips come from a second generator,
-    # and the global RNG (for transforms run in this process) is reseeded, all per epoch.
-    draws = generator(derive_seed(settings.seed, "train-epoch-ablation", epoch))
-    loader = DataLoader(
-        images,
-        batch_size=settings.batch_size,
-        shuffle=True,
-        generator=gen,
-        num_workers=settings.workers,
-        drop_last=False,
-        pin_memory=device.type == "cuda",
-    )
-    total = 0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(settings.seed, "train-epoch-transforms", epoch))
-        for x, y in loader:
-            x = x.to(device, non_blocking=True)
-            y = torch.as_tensor(y).to(device, non_blocking=True)
+        # one generator shuffles, then draws each minibatch's keep-set and crop-flips
+        batches = _tensor_batches(images, labels, settings.batch_size, gen)
+        draws = gen
+        seeded: contextlib.AbstractContextManager = contextlib.nullcontext()
+    else:
+        if labels is not None:
+            raise ValueError("a Dataset carries its own labels: pass labels=None")
+        device = torch.device(device) if device is not None else next(model.parameters()).device
+        # The loader's generator shuffles; keep-sets and crop-flips come from a second generator,
+        # and the global RNG (for transforms run in this process) is reseeded, all per epoch.
+        loader = DataLoader(
+            images,
+            batch_size=settings.batch_size,
+            shuffle=True,
+            generator=gen,
+            num_workers=settings.workers,
+            drop_last=False,
+            pin_memory=device.type == "cuda",
+        )
+        batches = _loader_batches(loader, device)
+        draws = generator(derive_seed(settings.seed, "train-epoch-ablation", epoch))
+        seeded = _seeded_global_rng(derive_seed(settings.seed, "train-epoch-transforms", epoch))
+    loss_sum, correct, total = 0.0, 0, 0
+    with seeded:
+        for x, y in batches:
             batch_loss, batch_correct = _step(model, encoding, k, x, y, draws, optimizer, settings)
             loss_sum += batch_loss
             correct += batch_correct
@@ -322,3 +350,80 @@ def train(
             failpoint("train-epoch", epoch)
     model.eval()
     return {"history": history}
+
+
+def training_encoding(name: str, dataset: str, images: torch.Tensor | Dataset) -> Encoding:
+    """The encoding `name` a model of `dataset` is trained with, its NULL fixed by `images`.
+
+    The mean encoding's NULL is the training images' channel means; for a Dataset (ImageNet)
+    the usual ImageNet means, not recomputed.
+    """
+    mean = None
+    if name == "mean" and isinstance(images, torch.Tensor):
+        mean = channel_mean(images)
+    return dataset_encoding(name, dataset, mean)
+
+
+def train_and_save(
+    model_path: str | os.PathLike,
+    checkpoint_path: str | os.PathLike,
+    *,
+    dataset: str,
+    data_dir: str | os.PathLike,
+    encoding_name: str,
+    arch: str,
+    k: int,
+    settings: Mapping[str, Any],
+    base_seed: int,
+    lock_dir: str | os.PathLike,
+    repo: str | os.PathLike,
+    log: logging.Logger | None = None,
+) -> None:
+    """Train one base classifier as the pipeline does and save it with its metadata.
+
+    `settings` is the config's training section (without the seed, which is derived from
+    `base_seed` and the model's identity). Trains on the device `acquire_device` grants under
+    `lock_dir`, discarding a checkpoint made with other settings. The saved metadata rebuilds
+    the model and its encoding and records its training: settings, seed, number of training
+    images, per-epoch history, and provenance (git commit of `repo`, packages, hardware).
+    """
+    log = log or logging.getLogger(__name__)
+    training = load_training_data(dataset, data_dir)
+    seed = derive_seed(base_seed, "train", dataset, encoding_name, arch, k)
+    train_settings = TrainSettings(**settings, seed=seed)
+    encoding = training_encoding(encoding_name, dataset, training.images)
+    torch.manual_seed(seed)
+    model = build_model(arch, encoding.out_channels, num_classes=training.num_classes)
+    log.info("k=%d encoding=%s arch=%s settings=%s", k, encoding_name, arch, train_settings)
+    with acquire_device(lock_dir, log=log) as device:
+        result = train(
+            model,
+            encoding,
+            k,
+            training.images,
+            training.labels,
+            train_settings,
+            checkpoint_path,
+            device,
+            log,
+            discard_mismatched=True,
+        )
+    meta = {
+        "arch": arch,
+        "in_channels": encoding.out_channels,
+        "num_classes": training.num_classes,
+        "k": k,
+        "dataset": dataset,
+        **encoding.describe(),
+        "seed": seed,
+        "training": dict(settings),
+        "train_images": training.count,
+        "history": result["history"],
+        "provenance": {
+            "git_commit": git_commit(repo),
+            "packages": package_versions(),
+            "hardware": hardware(),
+            "device": str(device),
+        },
+    }
+    save_model(model_path, model, meta)

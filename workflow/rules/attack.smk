@@ -8,7 +8,7 @@ rule attack_shard:
         mnist_files("test"),
         model=f"{MODEL_DIR}/model.pt",
     output:
-        attack=f"{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.npz",
+        attack=ATTACK_SHARD,
     log:
         f"logs/{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.log",
     benchmark:
@@ -34,7 +34,7 @@ rule attack_shard:
 
 rule attack_gather:
     input:
-        shards=attack_shards,
+        shards=shard_files(ATTACK_SHARD, config["attack"]["shards"]),
         certificates=attack_certificates,
     output:
         attack=f"{ATTACK_DIR}/attack.npz",
@@ -65,6 +65,7 @@ rule table2:
             category="Table 2: Pointwise attack on MNIST",
             labels={"table": "Table 2", "scale": config["scale"]},
         ),
+        cells=result("tables/table2.cells.csv"),
     log:
         log_of("tables/table2.log"),
     benchmark:

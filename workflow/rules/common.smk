@@ -73,11 +73,12 @@ def benchmark_of(path):
 
 
 MODEL_DIR = result("models/{dataset}/{encoding}/{arch}/k{k}")
-VOTES_DIR = result("votes/{dataset}/{encoding}/{arch}/k{k}")
-CERTIFICATES = result("certificates/{dataset}/{encoding}/{arch}/k{k}.csv")
-# Votes and certificates with Lee et al.'s sampling (Table 7, footnote 2).
-LEE_VOTES_DIR = f"{VOTES_DIR}/lee"
-LEE_CERTIFICATES = result("certificates/{dataset}/{encoding}/{arch}/k{k}-lee.csv")
+# A model's votes and certificates under each sampling scheme (sampling_scheme): "standard", its
+# table's, and "lee", Lee et al.'s (Table 7, footnote 2).
+SAMPLINGS = ("standard", "lee")
+VOTES_DIR = result("votes/{dataset}/{encoding}/{arch}/k{k}/{sampling}")
+VOTE_SHARD = f"{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.npz"
+CERTIFICATES = result("certificates/{dataset}/{encoding}/{arch}/k{k}/{sampling}.csv")
 BASE_ACCURACY = result("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.json")
 IMAGENET_SUBSET = result("data/imagenet/val_subset.csv")
 # The authors' 400 ImageNet validation images (imagenet_indices.pth of their repository).
@@ -120,6 +121,7 @@ wildcard_constraints:
     encoding="[a-z]+",
     arch="[a-z0-9_]+",
     k=r"\d+",
+    sampling="|".join(SAMPLINGS),
     number=r"\d",
     shard=r"\d+",
     shards=r"\d+",
@@ -209,8 +211,8 @@ def section(dataset):
     return config[DATASETS[dataset].section]
 
 
-def model_files(pattern, dataset, ks, encoding=None, arch=None):
-    """Expand a {dataset}/{encoding}/{arch}/{k} pattern (default: the data set's table)."""
+def model_files(pattern, dataset, ks, encoding=None, arch=None, sampling="standard"):
+    """Expand a {dataset}/{encoding}/{arch}/{k}[/{sampling}] pattern (default: the data set's table)."""
     settings = section(dataset)
     return expand(
         pattern,
@@ -218,6 +220,7 @@ def model_files(pattern, dataset, ks, encoding=None, arch=None):
         encoding=encoding or settings["encoding"],
         arch=arch or settings["arch"],
         k=ks,
+        sampling=sampling,
     )
 
 
@@ -246,22 +249,14 @@ def shard_range(wildcards):
     )
 
 
-def vote_shards(wildcards):
-    """Return the vote shard files of one model, as many as its table's shards."""
-    shards = section(wildcards.dataset)["shards"]
-    return expand(
-        f"{VOTES_DIR}/shard-{{shard}}-of-{shards}.npz", **wildcards, shard=range(shards)
-    )
+def shard_files(pattern, shards):
+    """Input function: every shard of a {shard}-of-{shards} pattern; shards: int or of wildcards."""
 
+    def files(wildcards):
+        count = shards(wildcards) if callable(shards) else shards
+        return expand(pattern, **wildcards, shard=range(count), shards=count)
 
-def lee_vote_shards(wildcards):
-    """Return the shard files of one model's votes with Lee et al.'s sampling (table7)."""
-    shards = config["table7"]["shards"]
-    return expand(
-        f"{LEE_VOTES_DIR}/shard-{{shard}}-of-{shards}.npz",
-        **wildcards,
-        shard=range(shards),
-    )
+    return files
 
 
 def prediction_stage(dataset):
@@ -271,31 +266,51 @@ def prediction_stage(dataset):
     return "bound" if shared and settings["n_predict"] == settings["n"] else "predict"
 
 
-def vote_settings(wildcards):
-    """Sampling stages, batch size and precision of a data set's vote counting."""
+def sampling_scheme(wildcards):
+    """A {sampling} scheme's vote stages, shards, seed run, alpha and prediction stage."""
     settings = section(wildcards.dataset)
+    if wildcards.sampling == "lee":
+        # Lee et al.'s sampling (table7): n0 and n only, no prediction stage
+        t7 = config["table7"]
+        return {
+            "stages": {"select": t7["n0"], "bound": t7["n"]},
+            "shards": t7["shards"],
+            "run": "lee",
+            "alpha": t7["alpha"],
+            "predict_from": None,
+        }
     stages = {"select": settings["n0"], "bound": settings["n"]}
-    if prediction_stage(wildcards.dataset) == "predict":
+    predict_from = prediction_stage(wildcards.dataset)
+    if predict_from == "predict":
         stages["predict"] = settings["n_predict"]
     return {
         "stages": stages,
+        "shards": settings["shards"],
+        "run": "standard",
+        "alpha": settings["alpha"],
+        "predict_from": predict_from,
+    }
+
+
+def scheme_value(key):
+    """Param or input function: `key` of the job's sampling_scheme."""
+    return lambda wildcards: sampling_scheme(wildcards)[key]
+
+
+def vote_settings(wildcards):
+    """Sampling stages, batch size and precision of one model's vote counting."""
+    settings = section(wildcards.dataset)
+    return {
+        "stages": sampling_scheme(wildcards)["stages"],
         "batch_size": settings["batch_size"],
         "precision": settings["precision"],
     }
 
 
-def lee_vote_settings(wildcards):
-    """Lee et al.'s sampling (table7): n0 and n only, no prediction stage."""
-    settings = vote_settings(wildcards)
-    t7 = config["table7"]
-    settings["stages"] = {"select": t7["n0"], "bound": t7["n"]}
-    return settings
-
-
 def training_settings(wildcards):
-    """Return the training settings of a data set, as configured."""
+    """Return the training settings of a model: its data set's, or the unprotected CNN's."""
     settings = dict(config["training"][wildcards.dataset])
-    baseline_epochs = config["attack"]["baseline_epochs"]
+    baseline_epochs = config["training"]["baseline_epochs"]
     if (
         wildcards.dataset == "mnist"
         and baseline_epochs
@@ -307,6 +322,7 @@ def training_settings(wildcards):
 
 # The Pointwise attack (attack.smk): Table 2, its soundness table, Figures 3 and 5.
 ATTACK_DIR = result("attack/{dataset}/{encoding}/{arch}/k{k}")
+ATTACK_SHARD = f"{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.npz"
 TABLE2 = result("tables/table2.csv")
 ATTACK_SOUNDNESS = result("tables/attack_soundness.csv")
 FIGURE3 = result("figures/figure3.png")
@@ -317,10 +333,14 @@ PAPER_TABLE2 = (
 
 
 def attack_file(pattern, k):
-    """Fill a {dataset}/{encoding}/{arch}/{k} pattern for an attacked MNIST model."""
+    """Fill a model's path pattern for an attacked MNIST model (certificates: standard sampling)."""
     t1 = config["table1"]
     return pattern.format(
-        dataset="mnist", encoding=t1["encoding"], arch=t1["arch"], k=k
+        dataset="mnist",
+        encoding=t1["encoding"],
+        arch=t1["arch"],
+        k=k,
+        sampling="standard",
     )
 
 
@@ -328,19 +348,6 @@ def attack_shard_range(wildcards):
     """Return [start, stop) positions in the test set of an attack shard (balanced split)."""
     return balanced_range(
         wildcards.shard, wildcards.shards, config["attack"]["num_images"]
-    )
-
-
-def attack_shards(wildcards):
-    """Return the attack shard files of one model, as many as config attack.shards."""
-    shards = config["attack"]["shards"]
-    return expand(
-        f"{ATTACK_DIR}/shard-{{shard}}-of-{shards}.npz",
-        dataset=wildcards.dataset,
-        encoding=wildcards.encoding,
-        arch=wildcards.arch,
-        k=wildcards.k,
-        shard=range(shards),
     )
 
 
@@ -353,6 +360,7 @@ def attack_certificates(wildcards):
         encoding=wildcards.encoding,
         arch=wildcards.arch,
         k=wildcards.k,
+        sampling="standard",
     )
 
 

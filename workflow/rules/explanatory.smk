@@ -60,6 +60,7 @@ rule discussion:
             category="Explanatory figures and numbers",
             labels={"table": "Discussion: information and one-pixel limits"},
         ),
+        cells=result("tables/discussion.cells.csv"),
     log:
         log_of("tables/discussion.log"),
     benchmark:

@@ -1,9 +1,11 @@
+# One model's votes under a sampling scheme (sampling_scheme): "standard", its table's, or "lee",
+# Lee et al.'s for Table 7 (n0 = 100, n = 100,000), on the same images.
 rule votes_shard:
     input:
         data_input("test"),
         model=f"{MODEL_DIR}/model.pt",
     output:
-        votes=f"{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.npz",
+        votes=VOTE_SHARD,
     log:
         f"logs/{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.log",
     benchmark:
@@ -20,6 +22,8 @@ rule votes_shard:
         positions=shard_range,
         settings=vote_settings,
         seed=config["seed"],
+        # each scheme's own random streams, none a prefix of another's (randablate.seeding)
+        run=scheme_value("run"),
         lock_dir=config["compute"]["gpu_lock_dir"],
     script:
         "../scripts/votes_shard.py"
@@ -27,7 +31,7 @@ rule votes_shard:
 
 rule votes_gather:
     input:
-        vote_shards,
+        shard_files(VOTE_SHARD, scheme_value("shards")),
     output:
         votes=f"{VOTES_DIR}/votes.npz",
     log:
@@ -40,36 +44,6 @@ rule votes_gather:
         mem_mb=2000,
     script:
         "../scripts/votes_gather.py"
-
-
-# Table 7: the same images counted again with Lee et al.'s sampling (n0 = 100, n = 100,000).
-use rule votes_shard as votes_shard_lee with:
-    output:
-        votes=f"{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.npz",
-    log:
-        f"logs/{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.log",
-    benchmark:
-        f"logs/benchmarks/{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
-    params:
-        checkpoint=f"{LEE_VOTES_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
-        data=eval_data_params,
-        positions=shard_range,
-        settings=lee_vote_settings,
-        seed=config["seed"],
-        # its own random streams, not prefixes of the standard run's (randablate.seeding)
-        run="lee",
-        lock_dir=config["compute"]["gpu_lock_dir"],
-
-
-use rule votes_gather as votes_gather_lee with:
-    input:
-        lee_vote_shards,
-    output:
-        votes=f"{LEE_VOTES_DIR}/votes.npz",
-    log:
-        f"logs/{LEE_VOTES_DIR}/gather.log",
-    benchmark:
-        f"logs/benchmarks/{LEE_VOTES_DIR}/gather.tsv"
 
 
 rule base_accuracy:
@@ -92,8 +66,8 @@ rule base_accuracy:
         data=data_params,
         num_images=config["base_accuracy"]["num_images"],
         samples=config["base_accuracy"]["samples"],
-        batch_size=config["table3"]["batch_size"],
-        precision=config["table3"]["precision"],
+        batch_size=config["base_accuracy"]["batch_size"],
+        precision=config["base_accuracy"]["precision"],
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
     script:

@@ -1,19 +1,13 @@
 """Rules figure3 and figure5: verified adversarial examples of the smoothed classifier, with L0."""
 
-import logging
+from randablate.attack_report import pick_examples, run_summary
+from randablate.figures import plot_adversarial_examples
+from randablate.files import load_npz
+from randablate.jobs import job_log
 
-from randablate.attack_report import (
-    load_attack,
-    pick_examples,
-    plot_adversarial_examples,
-    run_summary,
-)
-
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("attack_figure")
-try:
+with job_log(snakemake, "plotting failed") as log:
     p = snakemake.params
-    attack = load_attack(snakemake.input.attack)
+    attack = load_npz(snakemake.input.attack)
     positions = pick_examples(attack, p.skip, p.examples)
     title = (
         f"{p.figure}: Pointwise attack on the smoothed classifier, k = {p.k}, "
@@ -22,6 +16,3 @@ try:
     )
     plot_adversarial_examples(attack, positions, snakemake.output.figure, title)
     log.info("%d examples: image indices %s", len(positions), attack["index"][positions].tolist())
-except Exception:
-    log.exception("plotting failed")
-    raise

@@ -9,13 +9,10 @@ from randablate.attack import AttackSettings, attack_images
 from randablate.data import load_eval_images
 from randablate.devices import acquire_device
 from randablate.files import discard_if_older
+from randablate.jobs import job_log
 from randablate.smoothing import load_smoothed
 
-logging.basicConfig(
-    filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
-)
 logging.getLogger("git").setLevel(logging.WARNING)
-log = logging.getLogger("attack")
 wc = snakemake.wildcards
 k = int(wc.k)
 torch.set_num_threads(snakemake.threads)
@@ -51,8 +48,5 @@ def main():
         )
 
 
-try:
+with job_log(snakemake, "attack failed") as log:
     main()
-except Exception:
-    log.exception("attack failed")
-    raise

@@ -1,15 +1,12 @@
 """Rule attack_soundness: each attacked image's attack magnitude against its certified radius."""
 
-import logging
-
 import pandas as pd
 
 from randablate.attack_report import soundness_table
-from randablate.tables import write_csv
+from randablate.files import write_csv
+from randablate.jobs import job_log
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("attack_soundness")
-try:
+with job_log(snakemake, "building the soundness table failed") as log:
     table = soundness_table(pd.read_csv(snakemake.input.smoothed))
     write_csv(table, snakemake.output.table)
     flagged = int(table["flag"].sum())
@@ -25,6 +22,3 @@ try:
         log.warning(
             "more images flagged than the alpha share: %s", table[table["flag"]]["index"].tolist()
         )
-except Exception:
-    log.exception("building the soundness table failed")
-    raise

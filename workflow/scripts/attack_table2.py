@@ -1,19 +1,17 @@
 """Rule table2: the paper's Table 2 (median Pointwise attack magnitude), quoted and measured."""
 
-import logging
-
 import pandas as pd
 
-from randablate.attack_report import table2
-from randablate.tables import read_certificates, write_csv
+from randablate.attack_report import table2, table2_cells
+from randablate.files import write_csv
+from randablate.jobs import job_log
+from randablate.tables import read_certificates
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("table2")
-try:
+with job_log(snakemake, "building Table 2 failed") as log:
     p = snakemake.params
-    smoothed = f"Randomized ablation (k = {p.k})"
+    smoothed = f"Randomized ablation (k={p.k})"  # the paper's row name
     measured = {
-        f"CNN, unprotected (k = {p.baseline_k}, no pixel ablated)": pd.read_csv(
+        f"CNN, unprotected (k={p.baseline_k}, no pixel ablated)": pd.read_csv(
             snakemake.input.baseline
         ),
         smoothed: pd.read_csv(snakemake.input.smoothed),
@@ -22,7 +20,5 @@ try:
     certified = {smoothed: read_certificates(snakemake.input.certificates)}
     table = table2(pd.read_csv(snakemake.input.paper), measured, p.settings, p.scale, certified)
     write_csv(table, snakemake.output.table)
+    write_csv(table2_cells(table), snakemake.output.cells)
     log.info("\n%s", table.to_string(index=False))
-except Exception:
-    log.exception("building Table 2 failed")
-    raise

@@ -1,20 +1,16 @@
 """Rule base_accuracy: the base classifier's accuracy on ablated training and test images."""
 
 import json
-import logging
 
 import torch
 
 from randablate.data import load_eval_images
 from randablate.devices import acquire_device
 from randablate.files import atomic_path
+from randablate.jobs import job_log
 from randablate.seeding import derive_seed
 from randablate.smoothing import base_accuracy, load_smoothed
 
-logging.basicConfig(
-    filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
-)
-log = logging.getLogger("base_accuracy")
 wc = snakemake.wildcards
 k = int(wc.k)
 torch.set_num_threads(snakemake.threads)
@@ -45,8 +41,5 @@ def main():
     log.info("%s", result)
 
 
-try:
+with job_log(snakemake, "measuring the base classifier failed") as log:
     main()
-except Exception:
-    log.exception("measuring the base classifier failed")
-    raise

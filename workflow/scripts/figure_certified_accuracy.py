@@ -1,15 +1,12 @@
 """Rule figure_certified_accuracy: certified accuracy against the L0 radius, one line per k."""
 
-import logging
-
 import pandas as pd
 
 from randablate.figures import plot_certified_accuracy
+from randablate.jobs import job_log
 from randablate.tables import read_certificates, robustness_by_k
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("figure")
-try:
+with job_log(snakemake, "plotting failed") as log:
     p = snakemake.params
     certs = {
         int(k): read_certificates(path)
@@ -17,10 +14,7 @@ try:
     }
     title = f"{p.name}, {p.images} test images, n = {p.n} ({p.scale} scale)"
     paper = pd.read_csv(snakemake.input.paper)
-    medians = dict(zip(paper["k"], paper["median_certified_robustness"], strict=True))
+    medians = dict(zip(paper["k"], paper["median_certified_robustness_pixels"], strict=True))
     plot_certified_accuracy(
         robustness_by_k(certs), snakemake.output.figure, title, paper_medians=medians
     )
-except Exception:
-    log.exception("plotting failed")
-    raise

@@ -1,14 +1,11 @@
 """Rule imagenet_subset: the ImageNet validation images that Table 6 certifies."""
 
-import logging
-
 from randablate.data import imagenet_eval_subset, read_imagenet_indices
+from randablate.files import write_csv
+from randablate.jobs import job_log
 from randablate.seeding import derive_seed
-from randablate.tables import write_csv
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("imagenet_subset")
-try:
+with job_log(snakemake, "choosing the ImageNet subset failed") as log:
     p = snakemake.params
     if p.subset == "authors":  # the authors' 400 images (their imagenet_indices.pth)
         indices = read_imagenet_indices(snakemake.input.indices)
@@ -19,6 +16,3 @@ try:
         how = "drawn with a seed derived from the config's seed"
     write_csv(subset, snakemake.output.subset)
     log.info("%d validation images of %s/val, %s", len(subset), p.dir, how)
-except Exception:
-    log.exception("choosing the ImageNet subset failed")
-    raise

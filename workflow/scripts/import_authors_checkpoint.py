@@ -1,15 +1,10 @@
 """Rule import_authors_checkpoint: one of the authors' released models, saved in our format."""
 
-import logging
-
+from randablate.jobs import job_log
 from randablate.models import load_authors_checkpoint, save_model
 from randablate.provenance import git_commit, package_versions
 
-logging.basicConfig(
-    filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
-)
-log = logging.getLogger("import_authors_checkpoint")
-try:
+with job_log(snakemake, "importing the authors' checkpoint failed") as log:
     m = snakemake.params.model
     model, meta = load_authors_checkpoint(
         snakemake.input.checkpoint, m["dataset"], m["encoding"], m["k"], m["arch"]
@@ -21,6 +16,3 @@ try:
     }
     save_model(snakemake.output.model, model, meta)
     log.info("imported %s as %s", snakemake.input.checkpoint, snakemake.output.model)
-except Exception:
-    log.exception("importing the authors' checkpoint failed")
-    raise

@@ -1,13 +1,7 @@
 """Rule mnist: fetch and md5-verify the four MNIST IDX files."""
 
-import logging
-
 from randablate.data import ensure_mnist
+from randablate.jobs import job_log
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("mnist")
-try:
+with job_log(snakemake, "could not obtain MNIST") as log:
     ensure_mnist(snakemake.params.directory, source_dir=snakemake.params.source_dir, log=log)
-except Exception:
-    log.exception("could not obtain MNIST")
-    raise

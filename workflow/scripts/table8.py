@@ -1,14 +1,12 @@
 """Rule table8: the multichannel and the mean NULL encodings at each data set's best k."""
 
-import logging
-
 import pandas as pd
 
-from randablate.tables import read_certificates, table8, write_csv
+from randablate.files import write_csv
+from randablate.jobs import job_log
+from randablate.tables import read_certificates, table8, table8_cells
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
-log = logging.getLogger("table8")
-try:
+with job_log(snakemake, "building Table 8 failed") as log:
     p = snakemake.params
     rows = {
         tuple(row): read_certificates(path)
@@ -16,7 +14,5 @@ try:
     }
     table = table8(rows, pd.read_csv(snakemake.input.paper), p.scale)
     write_csv(table, snakemake.output.table)
+    write_csv(table8_cells(table), snakemake.output.cells)
     log.info("\n%s", table.to_string(index=False))
-except Exception:
-    log.exception("building Table 8 failed")
-    raise

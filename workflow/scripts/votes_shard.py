@@ -1,6 +1,5 @@
 """Rule votes_shard: count the base classifier's votes on one shard of the evaluated images."""
 
-import logging
 from pathlib import Path
 
 import torch
@@ -8,13 +7,10 @@ import torch
 from randablate.data import load_eval_images
 from randablate.devices import acquire_device
 from randablate.files import discard_if_older
+from randablate.jobs import job_log
 from randablate.seeding import vote_seed
 from randablate.smoothing import count_votes, load_smoothed
 
-logging.basicConfig(
-    filename=snakemake.log[0], filemode="w", level=logging.INFO, format="%(asctime)s %(message)s"
-)
-log = logging.getLogger("votes")
 wc = snakemake.wildcards
 k = int(wc.k)
 torch.set_num_threads(snakemake.threads)
@@ -27,8 +23,8 @@ def main():
     if discard_if_older(partial, snakemake.input.model):
         log.info("removed %s: it predates the model", partial)
     images, labels, indices = load_eval_images(snakemake.params.data, start, stop)
-    # the Lee et al. re-certification (Table 7) passes run="lee": streams of its own
-    run = getattr(snakemake.params, "run", "standard")
+    # the sampling scheme's run: "standard", or "lee" (Table 7) with streams of its own
+    run = snakemake.params.run
     seed = vote_seed(snakemake.params.seed, run, wc.dataset, wc.encoding, wc.arch, k)
     log.info("k=%d images %d..%d stages=%s run=%s", k, start, stop - 1, settings["stages"], run)
     with acquire_device(snakemake.params.lock_dir, log=log) as device:
@@ -56,8 +52,5 @@ def main():
         )
 
 
-try:
+with job_log(snakemake, "vote counting failed") as log:
     main()
-except Exception:
-    log.exception("vote counting failed")
-    raise
