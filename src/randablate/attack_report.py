@@ -200,7 +200,7 @@ def table2(
             row[f"paper_{quantity}"] = float(quoted[quantity])
         if model in ours:
             row.update(kind="measured", **ours.pop(model))
-            source = f"this run (Foolbox 3.3.4 PointwiseAttack); paper_*: {source}"
+            source = f"{MEASURED_SOURCE}; paper_*: {source}"
         rows.append({**row, "source": source})
     for model, row in ours.items():
         rows.append({"model": model, "kind": "measured", **row, "source": MEASURED_SOURCE})
