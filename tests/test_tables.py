@@ -215,7 +215,7 @@ def test_merge_votes_orders_by_index_and_rejects_overlap(tmp_path):
         paths.append(tmp_path / f"{name}.npz")
         np.savez(paths[-1], **shard)
     assert files.merge_shards(paths, tmp_path / "votes.npz") == 10
-    merged = tables.load_votes(tmp_path / "votes.npz")
+    merged = files.load_npz(tmp_path / "votes.npz")
     for key, value in whole.items():
         np.testing.assert_array_equal(merged[key], value)
     with pytest.raises(ValueError, match="overlap"):

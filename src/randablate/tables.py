@@ -27,12 +27,6 @@ STAGES = ("select", "bound", "predict")
 MEDIAN = "median_certified_robustness_pixels"  # the median certified robustness, in pixels
 
 
-def load_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Return every array of a votes .npz file, loaded into memory."""
-    with np.load(path) as npz:
-        return {name: npz[name] for name in npz.files}
-
-
 def certificate_table(
     votes: Mapping[str, np.ndarray], alpha: float, predict_from: str | None = "predict"
 ) -> pd.DataFrame:
