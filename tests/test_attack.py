@@ -470,6 +470,17 @@ def test_dry_run_of_table2_at_the_papers_config(tmp_path):
     assert "k784/shard-10-of-11.npz" in output and "k45/model.pt" in output
 
 
+def test_dry_run_of_table2_without_the_smoothed_attack(tmp_path):
+    # attack.smoothed off: only the unprotected CNN is trained and attacked, nothing certified.
+    config = paper_config()
+    config["attack"]["smoothed"] = False
+    write_config(tmp_path, config)
+    counts, output = dry_run(tmp_path, "results/tables/table2.csv")
+    assert counts["attack_shard"] == 11 and counts["attack_gather"] == 1
+    assert counts["train"] == 1 and "certificates" not in counts
+    assert "k784/shard-10-of-11.npz" in output and "k45/" not in output
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

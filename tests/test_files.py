@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -23,6 +25,19 @@ def test_atomic_path_leaves_nothing_behind_when_the_block_fails(tmp_path):
     with files.atomic_path(target) as tmp:
         tmp.write_text("whole")
     assert target.read_text() == "whole" and len(list((tmp_path / "sub").iterdir())) == 1
+
+
+def test_atomic_writes_get_the_permissions_a_plain_open_gives(tmp_path):
+    # mkstemp makes 0600 files; a result must be as readable as open() would make it (umask).
+    old = os.umask(0o027)
+    try:
+        with files.atomic_path(tmp_path / "atomic.csv") as tmp:
+            tmp.write_text("a\n")
+        (tmp_path / "plain.csv").write_text("a\n")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "atomic.csv").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.csv").stat().st_mode) == 0o640
 
 
 def test_save_and_load_npz_keep_names_order_and_compression(tmp_path):

@@ -29,12 +29,18 @@ def test_reference_profile_plans_the_reference_run(tmp_path):
     jobs = job_counts(run.stdout)
     overrides = yaml.safe_load((REPO / "profiles/reference/overrides.yaml").read_text())
     shards = overrides["table1"]["shards"]
-    assert jobs["train"] == 2  # k = 45, multichannel and mean encodings
+    # k = 45, multichannel and mean encodings, and the unprotected CNN (k = 784) of Table 2
+    assert jobs["train"] == 3
     assert jobs["votes_shard"] == 2 * shards and jobs["certificates"] == 2
     assert jobs["reference_export"] == 1 and jobs["table1"] == jobs["table8"] == 1
-    assert "attack_shard" not in jobs
+    # Table 2: only the unprotected CNN is attacked, at the paper's attack settings
+    paper = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]
+    assert overrides["attack"] == {"smoothed": False}
+    assert jobs["attack_shard"] == paper["shards"] and jobs["attack_gather"] == 1
+    assert jobs["table2"] == jobs["reference_table2"] == 1
+    assert "k784/shard-0-of-11.npz" in run.stdout and "k45/shard-0-of" not in run.stdout
     # the paper's sampling and schedule; only the listed departures
-    assert overrides["scale"] == "reference" and len(overrides["departures"]) == 3
+    assert overrides["scale"] == "reference" and len(overrides["departures"]) == 5
     assert overrides["table1"]["num_images"] >= 2000 and overrides["table1"]["k"] == [45]
     for key in ("n0", "n", "n_predict", "alpha", "batch_size"):
         assert key not in overrides["table1"]

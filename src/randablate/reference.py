@@ -24,7 +24,7 @@ from .files import atomic_path, write_csv
 from .scorecard import proportion_interval
 from .tables import summarize
 
-__all__ = ["export_reference", "median_interval", "reference_summary"]
+__all__ = ["export_files", "export_reference", "median_interval", "reference_summary"]
 
 
 def median_interval(robustness: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -114,6 +114,18 @@ def export_reference(
         target = out / f"certificates_{name}.csv.gz"
         write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, gzip=True)
         written.append(target)
+    return written + export_files(out, models_by_name, copies)
+
+
+def export_files(
+    out_dir: str | os.PathLike,
+    models_by_name: Mapping[str, str | os.PathLike],
+    copies: Mapping[str, str | os.PathLike],
+) -> list[Path]:
+    """Write each model's training history (training_<name>.csv) and copy files under names."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
     for name, path in models_by_name.items():
         target = out / f"training_{name}.csv"
         write_csv(_history(path), target)

@@ -53,10 +53,8 @@ rule attack_gather:
 
 rule table2:
     input:
-        smoothed=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["k"]),
+        unpack(table2_smoothed_inputs),
         baseline=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["baseline_k"]),
-        # Table 1's certificates of the attacked model: the paper's accuracy cell is Table 1's
-        certificates=attack_file(CERTIFICATES, config["attack"]["k"]),
         paper=PAPER_TABLE2,
     output:
         table=report(
