@@ -12,7 +12,12 @@ import torch
 from statsmodels.stats.proportion import proportion_confint
 
 from randablate.models import build_model, save_model
-from randablate.reference import export_reference, median_interval, reference_summary
+from randablate.reference import (
+    attack_summary,
+    export_reference,
+    median_interval,
+    reference_summary,
+)
 
 
 def test_median_interval_covers_the_median_at_its_level():
@@ -56,6 +61,32 @@ def test_summary_rows_carry_clopper_pearson_and_the_paper():
     assert bool(row.loc["median_certified_robustness_pixels", "paper_inside"])
     assert math.isnan(row.loc["abstained_pct", "paper"])
     assert (table["images"] == 1000).all()
+
+
+def test_attack_summary_intervals_and_the_paper_row():
+    # 275 attacked images: 272 classified correctly; verified L0 1..272 pixels, 0 for the three
+    # already misclassified, one attack unconfirmed (inf).
+    label = np.zeros(275, dtype=int)
+    clean = np.r_[np.zeros(272, dtype=int), np.ones(3, dtype=int)]
+    l0 = np.r_[np.arange(1.0, 272.0), np.inf, np.zeros(3)]
+    attack = pd.DataFrame({"label": label, "clean_prediction": clean, "attack_l0": l0})
+    paper = {"accuracy_pct": 99.1, "median_attack_magnitude_pixels": 9.0}
+    table = attack_summary(attack, "CNN, ours", paper, "CNN (Schott et al. 2019)")
+    row = table.set_index("quantity")
+    low, high = proportion_confint(272, 275, alpha=0.05, method="beta")
+    assert row.loc["accuracy_pct", "ours"] == pytest.approx(98.91)
+    assert row.loc["accuracy_pct", ["ours_low", "ours_high"]].tolist() == pytest.approx(
+        [100 * low, 100 * high]
+    )
+    assert bool(row.loc["accuracy_pct", "paper_inside"])  # 99.1 inside [96.8, 99.8]
+    # the median is the 138th smallest of 275: 0, 0, 0, 1, ..., so 135 pixels
+    median = row.loc["median_attack_magnitude_pixels"]
+    assert median["ours"] == 135.0 and not bool(median["paper_inside"])
+    assert (median["ours_low"], median["ours_high"]) == median_interval(l0)
+    assert median["ours_low"] < 135.0 < median["ours_high"]
+    assert (table["paper_row"] == "CNN (Schott et al. 2019)").all() and (
+        table["images"] == 275
+    ).all()
 
 
 def test_export_writes_certificates_histories_and_copies(tmp_path):

@@ -24,7 +24,13 @@ from .files import atomic_path, write_csv
 from .scorecard import proportion_interval
 from .tables import summarize
 
-__all__ = ["export_files", "export_reference", "median_interval", "reference_summary"]
+__all__ = [
+    "attack_summary",
+    "export_files",
+    "export_reference",
+    "median_interval",
+    "reference_summary",
+]
 
 
 def median_interval(robustness: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -84,6 +90,45 @@ def reference_summary(
                     "images": n,
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def attack_summary(
+    attack: pd.DataFrame,
+    row: str,
+    paper: Mapping[str, float],
+    paper_row: str,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Table 2's cells of one attacked model with intervals, beside a paper row's values.
+
+    Accuracy is over the attacked images (Clopper–Pearson); the median verified attack
+    magnitude (unbroken images count as infinity) gets the order-statistic interval.
+    """
+    n = len(attack)
+    correct = 100.0 * float((attack["clean_prediction"] == attack["label"]).mean())
+    l0 = attack["attack_l0"].to_numpy(np.float64)
+    cells = [
+        ("accuracy_pct", round(correct, 2), *proportion_interval(correct, n, confidence)),
+        ("median_attack_magnitude_pixels", float(np.median(l0)), *median_interval(l0, confidence)),
+    ]
+    rows = []
+    for quantity, ours, lo, hi in cells:
+        theirs = float(paper.get(quantity, math.nan))
+        rows.append(
+            {
+                "table": "table2",
+                "row": row,
+                "quantity": quantity,
+                "ours": ours,
+                "ours_low": lo,
+                "ours_high": hi,
+                "paper": theirs,
+                "paper_row": paper_row,
+                "paper_inside": bool(lo - 1e-9 <= theirs <= hi + 1e-9),
+                "images": n,
+            }
+        )
     return pd.DataFrame(rows)
 
 

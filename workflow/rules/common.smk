@@ -419,6 +419,7 @@ REFERENCE_FILES = [
 REFERENCE_TABLE2_FILES = [
     f"{REFERENCE_DIR}/{name}"
     for name in (
+        "summary_table2.csv",
         "table2.csv",
         "attack_unprotected_cnn.csv",
         "training_unprotected_cnn.csv",

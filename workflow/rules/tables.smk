@@ -294,6 +294,7 @@ rule reference_table2:
         table2=TABLE2,
         attack=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["baseline_k"]),
         model=attack_file(f"{MODEL_DIR}/model.pt", config["attack"]["baseline_k"]),
+        paper=PAPER_TABLE2,
     output:
         REFERENCE_TABLE2_FILES,
     log:
@@ -306,5 +307,7 @@ rule reference_table2:
         mem_mb=2000,
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        baseline_k=config["attack"]["baseline_k"],
+        confidence=config["scorecard"]["confidence"],
     script:
         "../scripts/reference_table2.py"
