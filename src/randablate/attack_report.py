@@ -136,6 +136,16 @@ def summarize_attack(table: pd.DataFrame) -> dict[str, object]:
     return row
 
 
+def smoothed_model_name(k: int) -> str:
+    """Table 2's row name of the smoothed classifier at k: the paper's own spelling."""
+    return f"Randomized ablation (k={k})"
+
+
+def unprotected_model_name(k: int) -> str:
+    """Table 2's row name of our unprotected CNN (k = d: no pixel ablated)."""
+    return f"CNN, unprotected (k={k}, no pixel ablated)"
+
+
 MEASURED_SOURCE = "this run (Foolbox 3.3.4 PointwiseAttack)"
 TABLE2_PRINTED = ("accuracy_pct", "median_attack_magnitude_pixels")  # the paper's columns
 TABLE2_CELLS = {

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from . import certificates
+from .attack_report import median_magnitude
 from .files import atomic_path, write_csv
 from .scorecard import proportion_interval
 from .tables import summarize
@@ -75,22 +76,37 @@ def reference_summary(
             ("abstained_pct", abstained, *proportion_interval(abstained, n, confidence)),
             ("median_certified_robustness_pixels", median, low, high),
         ]
-        for quantity, ours, lo, hi in cells:
-            theirs = float(printed.get(quantity, math.nan))
-            rows.append(
-                {
-                    "table": table,
-                    "row": row,
-                    "quantity": quantity,
-                    "ours": _median_text(ours),
-                    "ours_low": _median_text(lo),
-                    "ours_high": _median_text(hi),
-                    "paper": theirs,
-                    "paper_inside": bool(lo - 1e-9 <= theirs <= hi + 1e-9),
-                    "images": n,
-                }
-            )
+        rows += _interval_rows(table, row, cells, printed, n)
     return pd.DataFrame(rows)
+
+
+def _interval_rows(
+    table: str,
+    row: str,
+    cells: list[tuple[str, float, float, float]],
+    printed: Mapping[str, float],
+    images: int,
+    **extra: object,
+) -> list[dict[str, object]]:
+    """One summary row per (quantity, ours, low, high) cell, beside the printed value."""
+    rows = []
+    for quantity, ours, lo, hi in cells:
+        theirs = float(printed.get(quantity, math.nan))
+        rows.append(
+            {
+                "table": table,
+                "row": row,
+                "quantity": quantity,
+                "ours": _median_text(ours),
+                "ours_low": _median_text(lo),
+                "ours_high": _median_text(hi),
+                "paper": theirs,
+                **extra,
+                "paper_inside": bool(lo - 1e-9 <= theirs <= hi + 1e-9),
+                "images": images,
+            }
+        )
+    return rows
 
 
 def attack_summary(
@@ -110,26 +126,9 @@ def attack_summary(
     l0 = attack["attack_l0"].to_numpy(np.float64)
     cells = [
         ("accuracy_pct", round(correct, 2), *proportion_interval(correct, n, confidence)),
-        ("median_attack_magnitude_pixels", float(np.median(l0)), *median_interval(l0, confidence)),
+        ("median_attack_magnitude_pixels", median_magnitude(l0), *median_interval(l0, confidence)),
     ]
-    rows = []
-    for quantity, ours, lo, hi in cells:
-        theirs = float(paper.get(quantity, math.nan))
-        rows.append(
-            {
-                "table": "table2",
-                "row": row,
-                "quantity": quantity,
-                "ours": ours,
-                "ours_low": lo,
-                "ours_high": hi,
-                "paper": theirs,
-                "paper_row": paper_row,
-                "paper_inside": bool(lo - 1e-9 <= theirs <= hi + 1e-9),
-                "images": n,
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(_interval_rows("table2", row, cells, paper, n, paper_row=paper_row))
 
 
 def _history(model_path: str | os.PathLike) -> pd.DataFrame:

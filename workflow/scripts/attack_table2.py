@@ -2,17 +2,22 @@
 
 import pandas as pd
 
-from randablate.attack_report import table2, table2_cells
+from randablate.attack_report import (
+    smoothed_model_name,
+    table2,
+    table2_cells,
+    unprotected_model_name,
+)
 from randablate.files import write_csv
 from randablate.jobs import job_log
 from randablate.tables import read_certificates
 
 with job_log(snakemake, "building Table 2 failed") as log:
     p, inp = snakemake.params, snakemake.input
-    measured = {f"CNN, unprotected (k={p.baseline_k}, no pixel ablated)": pd.read_csv(inp.baseline)}
+    measured = {unprotected_model_name(p.baseline_k): pd.read_csv(inp.baseline)}
     certified = {}
-    if hasattr(inp, "smoothed"):  # attack.smoothed: the paper's row "Randomized ablation (k=45)"
-        smoothed = f"Randomized ablation (k={p.k})"
+    if hasattr(inp, "smoothed"):  # attack.smoothed on: the paper's randomized-ablation row
+        smoothed = smoothed_model_name(p.k)
         measured[smoothed] = pd.read_csv(inp.smoothed)
         # The paper's accuracy cell is Table 1's accuracy: score ours over Table 1's images too.
         certified[smoothed] = read_certificates(inp.certificates)

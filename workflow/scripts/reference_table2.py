@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from randablate.attack_report import unprotected_model_name
 from randablate.files import write_csv
 from randablate.jobs import job_log
 from randablate.reference import attack_summary, export_files
@@ -17,7 +18,7 @@ with job_log(snakemake, "exporting the reference run's Table 2 failed") as log:
     paper = pd.read_csv(inp.paper).set_index("model").loc[PAPER_ROW]
     summary = attack_summary(
         pd.read_csv(inp.attack),
-        f"CNN, unprotected (k={p.baseline_k}, no pixel ablated)",
+        unprotected_model_name(p.baseline_k),
         paper.to_dict(),
         f"{PAPER_ROW} ({paper['source']})",
         p.confidence,
