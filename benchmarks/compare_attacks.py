@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
+
+from randablate.attack_report import summarize_attack
 
 
 def describe(table: pd.DataFrame) -> str:
     """One line: median verified L0, queries an image, statuses and budget-bound images."""
-    statuses = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
+    row = summarize_attack(table)
+    statuses = ", ".join(
+        f"{row[s]} {s}" for s in ("broken", "clean_adversarial", "query_fooled", "unbroken")
+    )
     return (
-        f"median verified L0 {np.median(table['attack_l0']):g} pixels, "
-        f"{table['queries'].mean():,.0f} queries an image, {statuses}, "
-        f"cap bound on {int(table['budget_bound'].sum())}"
+        f"median verified L0 {row['median_attack_magnitude_pixels']:g} pixels, "
+        f"{row['queries_per_image']:,.0f} queries an image, {statuses}, "
+        f"cap bound on {row['budget_bound']}"
     )
 
 
