@@ -481,6 +481,16 @@ def test_dry_run_of_table2_without_the_smoothed_attack(tmp_path):
     assert "k784/shard-10-of-11.npz" in output and "k45/" not in output
 
 
+def test_dry_run_of_table2_with_the_smoothed_attack_on_a_subset(tmp_path):
+    # attack.smoothed_images: the smoothed classifier on the first 50, the CNN on all 275.
+    config = paper_config()
+    config["attack"]["smoothed_images"] = 50
+    write_config(tmp_path, config)
+    counts, output = dry_run(tmp_path, "results/tables/table2.csv")
+    assert counts["attack_shard"] == 22 and counts["certificates"] == 1
+    assert "k45/shard-10-of-11.npz" in output and "k784/shard-10-of-11.npz" in output
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -490,6 +500,8 @@ def test_dry_run_of_table2_without_the_smoothed_attack(tmp_path):
         (lambda a: a.update(num_images=20000), "attack.num_images = 20000; expected at most"),
         (lambda a: a.update(n_query=5), "attack.n_query = 5; expected at least 6"),
         (lambda a: a.update(shards=300), "attack.shards = 300; expected at most"),
+        (lambda a: a.update(smoothed_images=5), "attack.shards = 11; expected at most the"),
+        (lambda a: a.update(smoothed_images=0), "0 is less than the minimum of 1"),
         (lambda a: a.update(starts=0), "0 is less than the minimum of 1"),
     ],
 )
@@ -529,6 +541,30 @@ def test_tiny_pipeline_builds_table2_soundness_and_figures(tiny_run):
         assert (tiny_run / f"results/figures/{figure}.png").stat().st_size > 3000
     log = (tiny_run / "logs/results/attack/mnist/multichannel/cnn/k30/shard-0-of-1.log").read_text()
     assert "attacked 2/2 images" in log and "device: cpu" in log
+
+
+def test_reference_export_of_table2_holds_both_attacked_models(tiny_run):
+    # reference_table2 on the tiny run (attack.smoothed on): both rows with intervals, and the
+    # smoothed classifier's per-image attack copied beside the CNN's.
+    out = tiny_run / "reference/mnist-k45"
+    run = snakemake(tiny_run, "reference/mnist-k45/summary_table2.csv", "--cores", "1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = pd.read_csv(out / "summary_table2.csv")
+    assert summary["row"].unique().tolist() == [
+        "CNN, unprotected (k=784, no pixel ablated)",
+        "Randomized ablation (k=30)",
+    ]
+    cnn = summary[summary["row"].str.startswith("CNN")].set_index("quantity")
+    assert cnn.loc["median_attack_magnitude_pixels", "paper"] == 9.0
+    assert (cnn["paper_row"] == "CNN (Schott et al. 2019)").all()
+    smoothed = summary[summary["row"] == "Randomized ablation (k=30)"].set_index("quantity")
+    assert smoothed["paper"].isna().all() and (smoothed["images"] == 2).all()  # no k = 30 row
+    attack_csv = tiny_run / "results/attack/mnist/multichannel/cnn/k30/attack.csv"
+    per_image = pd.read_csv(attack_csv)
+    ours = attack_report.median_magnitude(per_image["attack_l0"].to_numpy(np.float64))
+    assert smoothed.loc["median_attack_magnitude_pixels", "ours"] == ours
+    assert (out / "attack_smoothed_k30.csv").read_bytes() == attack_csv.read_bytes()
+    assert (out / "training_unprotected_cnn.csv").exists()
 
 
 def test_foolbox2_starting_point_keeps_the_fewest_changed_pixels():

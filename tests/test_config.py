@@ -12,7 +12,7 @@ from conftest import REPO
 from scipy import stats
 
 from randablate.certificates import least_votes_to_decide
-from randablate.config import ConfigError, check_config, num_images
+from randablate.config import ConfigError, attacked_images, check_config, num_images
 
 PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -47,6 +47,14 @@ def test_the_papers_config_passes_and_counts_its_images():
         (lambda c: c["imagenet"].update(subset="authors", num_images=500), "at most 400"),
         (lambda c: c["attack"].update(num_images=20_000), "attack.num_images = 20000"),
         (lambda c: c["attack"].update(shards=300), "attack.shards = 300; expected at most"),
+        (
+            lambda c: c["attack"].update(smoothed_images=276),
+            "attack.smoothed_images = 276; expected at most attack.num_images (275)",
+        ),
+        (
+            lambda c: c["attack"].update(smoothed_images=10, shards=11),
+            "attack.shards = 11; expected at most the number of images a model is attacked on (10",
+        ),
         (lambda c: c["attack"].update(n_query=5), "attack.n_query = 5; expected at least 6"),
         (
             lambda c: (c["training"].update(baseline_epochs=3), c["attack"].update(baseline_k=45)),
@@ -58,6 +66,14 @@ def test_each_bad_value_is_refused_naming_its_key(change, message):
     with pytest.raises(ConfigError, match="invalid config") as error:
         check_config(changed(change))
     assert message in str(error.value)
+
+
+def test_the_smoothed_classifier_can_be_attacked_on_fewer_images_than_the_cnn():
+    assert attacked_images(PAPER, 45) == attacked_images(PAPER, 784) == 275
+    subset = changed(lambda c: c["attack"].update(smoothed_images=50))
+    check_config(subset)
+    assert attacked_images(subset, 45) == 50  # attack.k: the smoothed classifier
+    assert attacked_images(subset, 784) == 275  # attack.baseline_k: the unprotected CNN
 
 
 def test_figure1_no_longer_couples_table1():

@@ -11,21 +11,26 @@ import yaml
 from conftest import REPO, job_counts
 
 
-def test_reference_profile_plans_the_reference_run(tmp_path):
-    # A fresh clone holds Snakefile, config.yaml and profiles/: copy those, run from there.
+def plan(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Dry-run the reference profile as in a fresh clone (Snakefile, config.yaml, profiles/)."""
     for name in ("Snakefile", "config.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
+        shutil.copy(REPO / name, workdir / name)
     for name in ("workflow", "profiles", "resources", "report", "envs", "src"):
-        (tmp_path / name).symlink_to(REPO / name)
+        (workdir / name).symlink_to(REPO / name)
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", "profiles/reference", "-n"],
-        cwd=tmp_path,
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/reference", "-n", *extra],
+        cwd=workdir,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_reference_profile_plans_the_reference_run(tmp_path):
+    run = plan(tmp_path)
     jobs = job_counts(run.stdout)
     overrides = yaml.safe_load((REPO / "profiles/reference/overrides.yaml").read_text())
     shards = overrides["table1"]["shards"]
@@ -35,7 +40,7 @@ def test_reference_profile_plans_the_reference_run(tmp_path):
     assert jobs["reference_export"] == 1 and jobs["table1"] == jobs["table8"] == 1
     # Table 2: only the unprotected CNN is attacked, at the paper's attack settings
     paper = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]
-    assert overrides["attack"] == {"smoothed": False}
+    assert overrides["attack"] == {"smoothed": False, "smoothed_images": 50}
     assert jobs["attack_shard"] == paper["shards"] and jobs["attack_gather"] == 1
     assert jobs["table2"] == jobs["reference_table2"] == 1
     assert "k784/shard-0-of-11.npz" in run.stdout and "k45/shard-0-of" not in run.stdout
@@ -46,6 +51,19 @@ def test_reference_profile_plans_the_reference_run(tmp_path):
         assert key not in overrides["table1"]
     assert set(overrides["training"]["mnist"]) == {"precision"}
     assert Path(REPO / "profiles/reference/config.yaml").read_text().count("mtime") == 1
+
+
+def test_smoothed_yaml_adds_the_smoothed_attack_on_50_images(tmp_path):
+    # The README's command for Table 2's randomized-ablation row at the paper's settings.
+    overrides = "profiles/reference/overrides.yaml"
+    run = plan(tmp_path, "--configfile", overrides, "profiles/reference/smoothed.yaml")
+    jobs = job_counts(run.stdout)
+    shards = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]["shards"]
+    # the same reference jobs, plus one attack job per shard of the smoothed classifier
+    assert jobs["train"] == 3 and jobs["certificates"] == 2
+    assert jobs["attack_shard"] == 2 * shards and jobs["attack_gather"] == 2
+    assert f"k45/shard-{shards - 1}-of-{shards}.npz" in run.stdout
+    assert "reference/mnist-k45/attack_smoothed_k45.csv" in run.stdout
 
 
 def test_each_scale_keeps_its_own_results(tmp_path):

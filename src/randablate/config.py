@@ -16,7 +16,7 @@ from typing import Any
 
 from .datasets import DATASETS
 
-__all__ = ["ConfigError", "authors_checkpoints", "check_config", "num_images"]
+__all__ = ["ConfigError", "attacked_images", "authors_checkpoints", "check_config", "num_images"]
 
 AUTHORS_IMAGENET_IMAGES = 400  # the authors' list of ImageNet validation images
 
@@ -37,6 +37,15 @@ def num_images(cfg: Mapping[str, Any], dataset: str) -> int:
     info = DATASETS[dataset]
     n = cfg[info.section]["num_images"]
     return int(info.test_images if n is None else n)
+
+
+def attacked_images(cfg: Mapping[str, Any], k: int) -> int:
+    """How many of the attack images the attacked model with k retained pixels is attacked on."""
+    attack = cfg["attack"]
+    smoothed = attack["smoothed_images"]
+    if int(k) == attack["k"] and int(k) != attack["baseline_k"] and smoothed is not None:
+        return int(smoothed)
+    return int(attack["num_images"])
 
 
 def _check_certification(cfg: Mapping[str, Any], dataset: str) -> None:
@@ -79,11 +88,20 @@ def _check_attack(cfg: Mapping[str, Any]) -> None:
             attack["num_images"],
             f"at most the {certified} images Table 1 certifies (table1.num_images)",
         )
-    if attack["shards"] > attack["num_images"]:
+    smoothed = attack["smoothed_images"]
+    if smoothed is not None and smoothed > attack["num_images"]:
+        raise config_error(
+            "attack.smoothed_images",
+            smoothed,
+            f"at most attack.num_images ({attack['num_images']}), or null for all of them",
+        )
+    fewest = min(attacked_images(cfg, attack["k"]), attack["num_images"])
+    if attack["shards"] > fewest:
         raise config_error(
             "attack.shards",
             attack["shards"],
-            f"at most attack.num_images ({attack['num_images']})",
+            f"at most the number of images a model is attacked on ({fewest}: "
+            "attack.num_images, attack.smoothed_images)",
         )
     baseline_epochs = cfg["training"]["baseline_epochs"]
     if baseline_epochs and attack["baseline_k"] in cfg["table1"]["k"]:

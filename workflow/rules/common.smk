@@ -20,7 +20,12 @@ envvars:
 # The data sets' facts and the config checks the schema cannot make live in the library (torch-free).
 if SRC_DIR not in sys.path:
     sys.path.insert(0, SRC_DIR)
-from randablate.config import authors_checkpoints, check_config, num_images
+from randablate.config import (
+    attacked_images,
+    authors_checkpoints,
+    check_config,
+    num_images,
+)
 from randablate.datasets import (
     CIFAR10_FILES,
     CIFAR10_FOLDER,
@@ -347,7 +352,7 @@ def attack_file(pattern, k):
 def attack_shard_range(wildcards):
     """Return [start, stop) positions in the test set of an attack shard (balanced split)."""
     return balanced_range(
-        wildcards.shard, wildcards.shards, config["attack"]["num_images"]
+        wildcards.shard, wildcards.shards, attacked_images(config, int(wildcards.k))
     )
 
 
@@ -415,7 +420,8 @@ REFERENCE_FILES = [
         "training_mean.csv",
     )
 ]
-# Table 2 at the reference's settings, exported by reference_table2 (its attack takes hours more).
+# Table 2 at the reference's settings, exported by reference_table2 (its attack takes hours more);
+# with attack.smoothed on, the smoothed classifier's per-image attack too.
 REFERENCE_TABLE2_FILES = [
     f"{REFERENCE_DIR}/{name}"
     for name in (
@@ -424,7 +430,18 @@ REFERENCE_TABLE2_FILES = [
         "attack_unprotected_cnn.csv",
         "training_unprotected_cnn.csv",
     )
-]
+] + (
+    [f"{REFERENCE_DIR}/attack_smoothed_k{config['attack']['k']}.csv"]
+    if config["attack"]["smoothed"]
+    else []
+)
+
+
+def reference_smoothed_attack(wildcards):
+    """The smoothed classifier's per-image attack, if attack.smoothed is on."""
+    if not config["attack"]["smoothed"]:
+        return {}
+    return {"smoothed": attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["k"])}
 
 
 def default_targets():

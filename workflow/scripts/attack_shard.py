@@ -23,7 +23,8 @@ def main():
     partial = Path(snakemake.params.checkpoint)
     if discard_if_older(partial, snakemake.input.model):
         log.info("removed %s: it predates the model", partial)
-    # the first attack.num_images of the images Table 1 certifies
+    # the first attack.num_images (smoothed classifier: attack.smoothed_images) of the images
+    # Table 1 certifies
     images, labels, indices = load_eval_images(snakemake.params.data, start, stop)
     settings = AttackSettings(**snakemake.params.settings)
     log.info("k=%d images %d..%d settings=%s", k, start, stop - 1, settings)
