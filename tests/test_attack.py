@@ -350,6 +350,53 @@ def test_shard_resumes_without_redoing_finished_images(linear_model, mnist, tmp_
     assert np.array_equal(again["l0"], result["l0"])
 
 
+def test_shard_resumes_mid_image_without_redoing_finished_starts(
+    linear_model, mnist, tmp_path, monkeypatch
+):
+    # A kill during image 1's second start: the rerun redoes neither image 0 nor image 1's
+    # first start, and ends with what an uninterrupted run writes.
+    images, labels = mnist["test"]
+    model = smoothed(linear_model, 760)  # randomized: every start draws its own ablations
+    settings = AttackSettings(n_query=30, starts=3, init_steps=5, max_queries=300)
+    out, checkpoint = tmp_path / "shard.npz", tmp_path / "shard.partial.npz"
+    seeds = {
+        derive_seed(0, "attack", index, start): (index, start)
+        for index in range(3)
+        for start in range(3)
+    }
+    real = attack_module.attack_start
+    calls: list[tuple[int, int]] = []
+
+    def killed_at(kill):
+        def attack(smoothed_model, x, label, settings, seed, start=0):
+            if seeds[seed] == kill:
+                raise KeyboardInterrupt("killed")
+            calls.append(seeds[seed])
+            return real(smoothed_model, x, label, settings, seed, start)
+
+        return attack
+
+    monkeypatch.setattr(attack_module, "attack_start", killed_at((1, 1)))
+    with pytest.raises(KeyboardInterrupt):
+        attack_images(model, images[:3], labels[:3], np.arange(3), settings, 0, out, checkpoint)
+    assert calls == [(0, 0), (0, 1), (0, 2), (1, 0)] and not out.exists()
+    saved = load_npz(checkpoint)
+    assert saved["index"].tolist() == [0] and int(saved["current_index"]) == 1
+    assert saved["current_start_seed"].tolist() == [derive_seed(0, "attack", 1, 0)]
+    calls.clear()
+    monkeypatch.setattr(attack_module, "attack_start", killed_at(None))
+    attack_images(model, images[:3], labels[:3], np.arange(3), settings, 0, out, checkpoint)
+    assert calls == [(1, 1), (1, 2), (2, 0), (2, 1), (2, 2)] and not checkpoint.exists()
+    monkeypatch.setattr(attack_module, "attack_start", real)
+    attack_images(model, images[:3], labels[:3], np.arange(3), settings, 0, tmp_path / "b.npz")
+    resumed, again = load_npz(out), load_npz(tmp_path / "b.npz")
+    assert set(resumed) == set(again)
+    for name in set(again) - {"seconds"}:
+        assert np.array_equal(resumed[name], again[name]), name
+    # the starts ran: each image's queries are its starts' plus the clean and verifying queries
+    assert (again["start_queries"] > 0).all()
+
+
 def fake_attack(l0: list[float], status: list[str], adv_prediction: list[int]) -> dict:
     n = len(l0)
     return {

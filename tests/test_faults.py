@@ -42,8 +42,8 @@ def test_killed_training_and_vote_jobs_resume_to_identical_results(tiny_run, tmp
 
     # 2. The same command again: training resumes at epoch 2; every vote shard is then
     #    SIGKILLed after its first checkpointed group of images, every attack shard after its
-    #    first checkpointed image.
-    run = run_with_failpoint(workdir, "votes-group:1,attack-image:1")
+    #    first checkpointed start, in the middle of its first image.
+    run = run_with_failpoint(workdir, "votes-group:1,attack-start:1")
     assert run.returncode != 0
     train_log = (workdir / f"logs/{MODEL.format(k=30)}/train.log").read_text()
     assert "resuming from" in train_log and "after epoch 1" in train_log
@@ -58,7 +58,8 @@ def test_killed_training_and_vote_jobs_resume_to_identical_results(tiny_run, tmp
     shard_log = (workdir / f"logs/{VOTES.format(k=30)}/shard-0-of-2.log").read_text()
     assert "resuming from" in shard_log and "2 of 6 images already counted" in shard_log
     attack_log = (workdir / f"logs/{ATTACK.format(k=30)}/shard-0-of-1.log").read_text()
-    assert "1 of 2 images already attacked" in attack_log
+    assert "0 of 2 images already attacked; 1 of 2 starts of the next done" in attack_log
+    assert "image 0 start 1/2" in attack_log and "from the checkpoint)" in attack_log
 
     # Results equal those of an uninterrupted run with the same config and seeds.
     for k in (30, 90):

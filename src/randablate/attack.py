@@ -357,6 +357,7 @@ class StartResult:
     queries: int
     budget_spent: bool
     samples: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -535,11 +536,15 @@ def attack_image(
     settings: AttackSettings,
     seed: int,
     log: logging.Logger | None = None,
+    done: Sequence[StartResult] = (),
+    on_start: Callable[[StartResult], None] | None = None,
 ) -> ImageResult:
     """Attack one image (1, C, H, W) from `settings.starts` starts; keep the smallest L0.
 
     The best start's image is verified by a fresh full query: broken if it is misclassified or
     abstained on, else `query_fooled` with magnitude inf (its query-path L0 stays in query_l0).
+    `done` holds the first starts' results from a checkpoint (each start has its own seed, so
+    the rest are what they would have been); `on_start` is called with each start run here.
     """
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
@@ -556,13 +561,20 @@ def attack_image(
         status, query_l0, best, adv = CLEAN, 0.0, -1, x
     else:
         for start in range(settings.starts):
-            start_seed = derive_seed(seed, "attack", index, start)
-            result = attack_start(smoothed, x, label, settings, start_seed, start)
+            if start < len(done):
+                result = done[start]
+            else:
+                start_seed = derive_seed(seed, "attack", index, start)
+                start_started = time.monotonic()
+                result = attack_start(smoothed, x, label, settings, start_seed, start)
+                result.seconds = time.monotonic() - start_started
+                if on_start is not None:
+                    on_start(result)
             results.append(result)
             start_l0[start] = result.l0
             start_queries[start] = result.queries
             log.info(
-                "image %d start %d/%d: L0 %s (%d queries, %.0f samples/query%s)",
+                "image %d start %d/%d: L0 %s (%d queries, %.0f samples/query%s%s)",
                 index,
                 start + 1,
                 settings.starts,
@@ -570,6 +582,7 @@ def attack_image(
                 result.queries,
                 result.samples / max(result.queries, 1),
                 ", budget spent" if result.budget_spent else "",
+                ", from the checkpoint" if start < len(done) else "",
             )
         found = [r for r in results if r.found]
         if found:
@@ -613,7 +626,7 @@ def attack_image(
         queries=int(start_queries.sum()) + extra_queries,
         samples=int(sum(r.samples for r in results)) + extra_queries * full_samples,
         budget_bound=any(r.budget_spent for r in results),
-        seconds=time.monotonic() - started,
+        seconds=time.monotonic() - started + sum(r.seconds for r in done),
         starts=results,
     )
 
@@ -660,7 +673,7 @@ def attack_images(
     checkpoint_path: str | os.PathLike | None = None,
     log: logging.Logger | None = None,
 ) -> None:
-    """Attack every image and write one .npz; resumable image by image from `checkpoint_path`.
+    """Attack every image and write one .npz; resumable start by start from `checkpoint_path`.
 
     The file holds, per image (in `PER_IMAGE` order): index, label, status (clean / broken /
     unbroken / query_fooled), l0 (the verified magnitude: 0, pixels, or inf), query_l0 (the L0
@@ -686,18 +699,38 @@ def attack_images(
     partial = result.resume()
     if partial is not None and all(name in partial for name in PER_IMAGE):
         rows = {name: list(partial[name]) for name in PER_IMAGE}
+    first = len(rows["index"])
+    resumed = _resumed_starts(partial, int(indices[first])) if first < len(indices) else []
+    if first or resumed:
         log.info(
-            "resuming from %s: %d of %d images already attacked",
+            "resuming from %s: %d of %d images already attacked; %d of %d starts of the next done",
             result.checkpoint,
-            len(rows["index"]),
+            first,
             len(indices),
+            len(resumed),
+            settings.starts,
         )
     started = time.monotonic()
-    first = len(rows["index"])
     for position in range(first, len(indices)):
         x = images[position : position + 1]
+        index = int(indices[position])
+        current = list(resumed) if position == first else []
+
+        def save_start(start: StartResult, index: int = index, current: list = current) -> None:
+            current.append(start)
+            done_rows = _stack(rows) if rows["index"] else {}
+            result.save(done_rows, point="attack-start", **_start_progress(index, current))
+
         image = attack_image(
-            smoothed, x, int(labels_np[position]), int(indices[position]), settings, seed, log
+            smoothed,
+            x,
+            int(labels_np[position]),
+            index,
+            settings,
+            seed,
+            log,
+            done=resumed if position == first else (),
+            on_start=save_start,
         )
         for name in PER_IMAGE:
             value = x[0] if name == "clean_image" else getattr(image, name)
@@ -722,6 +755,43 @@ def attack_images(
         if done < len(indices):  # the last image goes straight into the result
             result.save(_stack(rows))
     result.finish(_stack(rows))
+
+
+# The finished starts of the image being attacked, as a checkpoint holds them (StartResult's
+# fields; `image` per start (1, C, H, W)).
+START_FIELDS = ("found", "l0", "image", "queries", "budget_spent", "samples", "seconds", "seed")
+
+
+def _start_progress(index: int, starts: Sequence[StartResult]) -> dict[str, np.ndarray]:
+    """Checkpoint arrays of the finished starts of the image `index` (in start order)."""
+    progress = {"current_index": np.int64(index)}
+    for name in START_FIELDS:
+        values = [getattr(start, name) for start in starts]
+        if name == "image":
+            values = [value.numpy() for value in values]
+        progress[f"current_start_{name}"] = np.stack([np.asarray(v) for v in values])
+    return progress
+
+
+def _resumed_starts(partial: dict[str, np.ndarray] | None, index: int) -> list[StartResult]:
+    """The finished starts of image `index` in a checkpoint; none if it holds another image's."""
+    if partial is None or "current_index" not in partial or int(partial["current_index"]) != index:
+        return []
+    arrays = {name: partial[f"current_start_{name}"] for name in START_FIELDS}
+    return [
+        StartResult(
+            start=start,
+            seed=int(arrays["seed"][start]),
+            found=bool(arrays["found"][start]),
+            l0=float(arrays["l0"][start]),
+            image=torch.from_numpy(np.array(arrays["image"][start])),
+            queries=int(arrays["queries"][start]),
+            budget_spent=bool(arrays["budget_spent"][start]),
+            samples=int(arrays["samples"][start]),
+            seconds=float(arrays["seconds"][start]),
+        )
+        for start in range(len(arrays["seed"]))
+    ]
 
 
 def _stack(rows: dict[str, list]) -> dict[str, np.ndarray]:

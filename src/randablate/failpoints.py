@@ -2,7 +2,8 @@
 
 Set RANDABLATE_FAILPOINT=<name>:<count> in a job's environment, e.g. "train-epoch:1" (right after
 the checkpoint of epoch 1), "votes-group:1" (after the first checkpointed group of images) or
-"attack-image:1" (after the first checkpointed attacked image), to
+"attack-image:1" (after the first checkpointed attacked image) or "attack-start:1" (after the
+first checkpointed start of an image), to
 test that rerunning the same command resumes from the checkpoint. Unset, this does nothing.
 """
 

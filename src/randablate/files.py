@@ -91,8 +91,9 @@ class ResumableNpz:
     The result holds the job's `header` (arrays that identify the job), then its rows, compressed.
     The checkpoint holds any progress arrays, `checkpoint_header` (identifying arrays kept in the
     checkpoint only), the header and the rows so far, uncompressed; it is resumed from only when
-    both headers match. Each save passes the failpoint `failpoint_name` with the number of saves
-    so far in this process. Without a checkpoint path nothing is checkpointed.
+    both headers match. Each save passes a failpoint (`failpoint_name`, or the save's own) with
+    the number of saves at that point so far in this process. Without a checkpoint path nothing
+    is checkpointed.
     """
 
     def __init__(
@@ -108,7 +109,7 @@ class ResumableNpz:
         self.header = dict(header)
         self.checkpoint_header = dict(checkpoint_header or {})
         self.failpoint_name = failpoint_name
-        self.saves = 0
+        self.saves: dict[str, int] = {}
 
     def resume(self) -> dict[str, np.ndarray] | None:
         """The arrays of this job's checkpoint; None without one (or one of another job)."""
@@ -116,13 +117,16 @@ class ResumableNpz:
             return None
         return load_checkpoint_npz(self.checkpoint, {**self.header, **self.checkpoint_header})
 
-    def save(self, rows: Mapping[str, np.ndarray], **progress: np.ndarray) -> None:
-        """Checkpoint the rows so far (and `progress`), then pass the failpoint."""
+    def save(
+        self, rows: Mapping[str, np.ndarray], point: str | None = None, **progress: np.ndarray
+    ) -> None:
+        """Checkpoint the rows so far (and `progress`), then pass the failpoint (or `point`)."""
         if self.checkpoint is None:
             return
         save_npz(self.checkpoint, {**progress, **self.checkpoint_header, **self.header, **rows})
-        self.saves += 1
-        failpoint(self.failpoint_name, self.saves)
+        name = point or self.failpoint_name
+        self.saves[name] = self.saves.get(name, 0) + 1
+        failpoint(name, self.saves[name])
 
     def finish(self, rows: Mapping[str, np.ndarray]) -> None:
         """Write the result (the header and every row, compressed) and delete the checkpoint."""
