@@ -537,14 +537,15 @@ def attack_image(
     seed: int,
     log: logging.Logger | None = None,
     done: Sequence[StartResult] = (),
-    on_start: Callable[[StartResult], None] | None = None,
+    on_start: Callable[[list[StartResult]], None] | None = None,
 ) -> ImageResult:
     """Attack one image (1, C, H, W) from `settings.starts` starts; keep the smallest L0.
 
     The best start's image is verified by a fresh full query: broken if it is misclassified or
     abstained on, else `query_fooled` with magnitude inf (its query-path L0 stays in query_l0).
     `done` holds the first starts' results from a checkpoint (each start has its own seed, so
-    the rest are what they would have been); `on_start` is called with each start run here.
+    the rest are what they would have been); after each start run here, `on_start` is called
+    with the results of every start so far.
     """
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
@@ -561,16 +562,17 @@ def attack_image(
         status, query_l0, best, adv = CLEAN, 0.0, -1, x
     else:
         for start in range(settings.starts):
-            if start < len(done):
+            resumed = start < len(done)
+            if resumed:
                 result = done[start]
             else:
                 start_seed = derive_seed(seed, "attack", index, start)
                 start_started = time.monotonic()
                 result = attack_start(smoothed, x, label, settings, start_seed, start)
                 result.seconds = time.monotonic() - start_started
-                if on_start is not None:
-                    on_start(result)
             results.append(result)
+            if on_start is not None and not resumed:
+                on_start(results)
             start_l0[start] = result.l0
             start_queries[start] = result.queries
             log.info(
@@ -582,7 +584,7 @@ def attack_image(
                 result.queries,
                 result.samples / max(result.queries, 1),
                 ", budget spent" if result.budget_spent else "",
-                ", from the checkpoint" if start < len(done) else "",
+                ", from the checkpoint" if resumed else "",
             )
         found = [r for r in results if r.found]
         if found:
@@ -714,12 +716,10 @@ def attack_images(
     for position in range(first, len(indices)):
         x = images[position : position + 1]
         index = int(indices[position])
-        current = list(resumed) if position == first else []
 
-        def save_start(start: StartResult, index: int = index, current: list = current) -> None:
-            current.append(start)
+        def save_starts(starts: list[StartResult], index: int = index) -> None:
             done_rows = _stack(rows) if rows["index"] else {}
-            result.save(done_rows, point="attack-start", **_start_progress(index, current))
+            result.save(done_rows, point="attack-start", **_start_progress(index, starts))
 
         image = attack_image(
             smoothed,
@@ -730,7 +730,7 @@ def attack_images(
             seed,
             log,
             done=resumed if position == first else (),
-            on_start=save_start,
+            on_start=save_starts,
         )
         for name in PER_IMAGE:
             value = x[0] if name == "clean_image" else getattr(image, name)

@@ -95,7 +95,7 @@ def _check_attack(cfg: Mapping[str, Any]) -> None:
             smoothed,
             f"at most attack.num_images ({attack['num_images']}), or null for all of them",
         )
-    fewest = min(attacked_images(cfg, attack["k"]), attack["num_images"])
+    fewest = attacked_images(cfg, attack["k"])  # at most num_images, checked above
     if attack["shards"] > fewest:
         raise config_error(
             "attack.shards",

@@ -369,15 +369,20 @@ def attack_certificates(wildcards):
     )
 
 
-def table2_smoothed_inputs(wildcards):
-    """The smoothed classifier's attack and Table 1 certificates, if attack.smoothed is on."""
+def smoothed_attack_input(wildcards):
+    """The smoothed classifier's per-image attack, if attack.smoothed is on."""
     if not config["attack"]["smoothed"]:
         return {}
-    return {
-        "smoothed": attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["k"]),
+    return {"smoothed": attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["k"])}
+
+
+def table2_smoothed_inputs(wildcards):
+    """The smoothed classifier's attack and Table 1 certificates, if attack.smoothed is on."""
+    inputs = smoothed_attack_input(wildcards)
+    if inputs:
         # Table 1's certificates of the attacked model: the paper's accuracy cell is Table 1's
-        "certificates": attack_file(CERTIFICATES, config["attack"]["k"]),
-    }
+        inputs["certificates"] = attack_file(CERTIFICATES, config["attack"]["k"])
+    return inputs
 
 
 def attack_settings():
@@ -435,13 +440,6 @@ REFERENCE_TABLE2_FILES = [
     if config["attack"]["smoothed"]
     else []
 )
-
-
-def reference_smoothed_attack(wildcards):
-    """The smoothed classifier's per-image attack, if attack.smoothed is on."""
-    if not config["attack"]["smoothed"]:
-        return {}
-    return {"smoothed": attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["k"])}
 
 
 def default_targets():

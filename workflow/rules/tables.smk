@@ -292,7 +292,7 @@ rule reference_export:
 # departures; profiles/reference/smoothed.yaml turns it on).
 rule reference_table2:
     input:
-        unpack(reference_smoothed_attack),
+        unpack(smoothed_attack_input),
         table2=TABLE2,
         attack=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["baseline_k"]),
         model=attack_file(f"{MODEL_DIR}/model.pt", config["attack"]["baseline_k"]),
