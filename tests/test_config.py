@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, write_config
 from scipy import stats
 
 from randablate.certificates import least_votes_to_decide
@@ -76,9 +79,42 @@ def test_the_smoothed_classifier_can_be_attacked_on_fewer_images_than_the_cnn():
     assert attacked_images(subset, 784) == 275  # attack.baseline_k: the unprotected CNN
 
 
-def test_figure1_no_longer_couples_table1():
+def figure1_models(snakefile: Path, workdir: Path) -> set[int]:
+    """The k of every MNIST model a dry run of Figure 1 trains, with table1.k = [45]."""
+    write_config(workdir, changed(lambda c: c["table1"].update(k=[45])))
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-n", "--cores", "1"]
+    command += ["--directory", str(workdir), "results/figures/figure1.png"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    return {int(k) for k in re.findall(r"models/mnist/\S+/k(\d+)/model\.pt", run.stdout)}
+
+
+def _couples_figure1_to_table1(tmp_path: Path) -> Path:
+    """A planted fault: a copy of the workflow whose Figure 1 takes Table 1's models."""
+    repo = tmp_path / "repo"
+    for name in ("workflow", "report", "envs"):
+        shutil.copytree(REPO / name, repo / name)
+    shutil.copy(REPO / "Snakefile", repo / "Snakefile")
+    rules = repo / "workflow/rules/figures.smk"
+    text = rules.read_text()
+    own, table1 = 'config["figures"]["figure1_k"]', 'config["table1"]["k"]'
+    coupled = text.replace(f'"mnist", {own}', f'"mnist", {table1}')
+    assert coupled != text
+    rules.write_text(coupled)
+    return repo / "Snakefile"
+
+
+@pytest.mark.parametrize("planted", [None, "figure 1 takes table 1's models"])
+def test_figure1_no_longer_couples_table1(tmp_path, planted):
     # Figure 1 trains the models it needs: table1.k = [45] with other figure1_k is fine.
-    check_config(changed(lambda c: c["table1"].update(k=[45])))
+    config = changed(lambda c: c["table1"].update(k=[45]))
+    check_config(config)
+    wanted = set(config["figures"]["figure1_k"])
+    assert wanted - {45}  # the check means something only when Figure 1 needs other models
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    snakefile = _couples_figure1_to_table1(tmp_path) if planted else REPO / "Snakefile"
+    assert (figure1_models(snakefile, workdir) == wanted) is (planted is None)
 
 
 def test_least_votes_agree_with_the_binomial_test():

@@ -228,20 +228,54 @@ def test_ensure_from_source_dir_with_gz(mnist_dir, tmp_path, no_remote_sources):
     assert any("'torchvision' failed" in m for m in handler.messages)
 
 
-def test_ensure_replaces_only_bad_files(mnist_dir, tmp_path, no_remote_sources):
+def _replaces_every_file(real):
+    """A planted fault: the first look at each file calls it bad, so all four are replaced."""
+    calls = {"n": 0}
+
+    def problems(directory, names):
+        calls["n"] += 1
+        return ["planted"] if calls["n"] <= len(MNIST_FILES) else real(directory, names)
+
+    return problems
+
+
+@pytest.mark.parametrize("planted", [None, "replaces every file"])
+def test_ensure_replaces_only_bad_files(
+    mnist_dir, tmp_path, no_remote_sources, monkeypatch, planted
+):
     dest = tmp_path / "dest"
     dest.mkdir()
     for name in MNIST_FILES:
         shutil.copyfile(mnist_dir / name, dest / name)
+    bad = {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"}
     (dest / "train-labels-idx1-ubyte").write_bytes(b"junk")
     (dest / "t10k-labels-idx1-ubyte").unlink()
+    os.utime(dest / "train-images-idx3-ubyte", ns=(10**18, 10**18))  # a time no copy would get
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
-        shutil.copyfile(mnist_dir / name, source / name)
+    for name in MNIST_FILES:  # the source offers all four: only the bad two may be taken
+        _link_or_copy(mnist_dir / name, source / name)
+    good = sorted(set(MNIST_FILES) - bad)
+    before = {name: ((dest / name).stat(), (dest / name).read_bytes()) for name in good}
+    if planted:
+        monkeypatch.setattr(data.mnist, "_problems", _replaces_every_file(data.mnist._problems))
 
     ensure_mnist(dest, source_dir=source)
     verify_mnist(dest)
+
+    def left_alone(name: str) -> bool:
+        old, content = before[name]
+        new = (dest / name).stat()
+        same = (new.st_ino, new.st_mtime_ns) == (old.st_ino, old.st_mtime_ns)
+        return same and (dest / name).read_bytes() == content
+
+    assert sorted(p.name for p in dest.iterdir()) == sorted(MNIST_FILES)
+    for name in bad:
+        assert (dest / name).read_bytes() == (mnist_dir / name).read_bytes()
+    if planted is None:
+        assert all(left_alone(name) for name in good)
+    else:
+        assert not any(left_alone(name) for name in good)
 
 
 def test_ensure_uses_verified_cache_without_fetching(mnist_dir, monkeypatch):

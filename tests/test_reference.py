@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from statsmodels.stats.proportion import proportion_confint
 
 from randablate.models import build_model, save_model
@@ -89,26 +88,42 @@ def test_attack_summary_intervals_and_the_paper_row():
     ).all()
 
 
-def test_export_writes_certificates_histories_and_copies(tmp_path):
+def _drops_the_last_row(real):
+    """A planted fault: every exported table loses its last row."""
+
+    def write(table, path, gzip=False):
+        real(table.iloc[:-1], path, gzip=gzip)
+
+    return write
+
+
+@pytest.mark.parametrize("planted", [None, "drops the last row"])
+def test_export_writes_certificates_histories_and_copies(tmp_path, monkeypatch, planted):
+    from randablate import reference
+
     certificates = pd.DataFrame(
         {
-            "index": [3, 9],
-            "label": [1, 2],
-            "guess": [1, 0],
-            "p_lower": [0.9, 0.4],
-            "radius": [4, -1],
-            "robustness": [4.0, -np.inf],
-            "prediction": [1, -1],
-            "correct": [True, False],
-            "select_0": [0, 5],
-            "bound_0": [1, 50],
+            "index": [3, 9, 12],
+            "label": [1, 2, 7],
+            "guess": [1, 0, 7],
+            "p_lower": [0.9, 0.4, 0.987654321],
+            "radius": [4, -1, 9],
+            "robustness": [4.0, -np.inf, 9.0],
+            "prediction": [1, -1, 7],
+            "correct": [True, False, True],
+            "select_0": [0, 5, 1],
+            "bound_0": [1, 50, 0],
+            "predict_7": [4, 0, 90],
         }
     )
     certificates.to_csv(tmp_path / "c.csv", index=False)
-    meta = {"arch": "cnn", "in_channels": 2, "num_classes": 10, "history": [{"epoch": 1}]}
+    history = [{"epoch": 1, "loss": 2.25, "lr": 0.01}, {"epoch": 2, "loss": 1.5, "lr": 0.001}]
+    meta = {"arch": "cnn", "in_channels": 2, "num_classes": 10, "history": history}
     save_model(tmp_path / "m.pt", build_model("cnn", 2, 10), meta)
-    (tmp_path / "t.csv").write_text("k\n45\n")
-    summary = pd.DataFrame({"table": ["table1"], "ours": [1.0]})
+    (tmp_path / "t.csv").write_bytes(b"k,accuracy\n45,96.7\n100,98.8\n")
+    summary = pd.DataFrame({"table": ["table1", "table2"], "ours": [1.0, 2.5]})
+    if planted:
+        monkeypatch.setattr(reference, "write_csv", _drops_the_last_row(reference.write_csv))
     written = export_reference(
         tmp_path / "out",
         summary,
@@ -116,26 +131,19 @@ def test_export_writes_certificates_histories_and_copies(tmp_path):
         {"multichannel": tmp_path / "m.pt"},
         {"table1.csv": tmp_path / "t.csv"},
     )
-    names = sorted(p.name for p in written)
-    assert names == [
-        "certificates_multichannel.csv.gz",
-        "summary.csv",
-        "table1.csv",
-        "training_multichannel.csv",
-    ]
-    with gzip.open(tmp_path / "out/certificates_multichannel.csv.gz", "rt") as fh:
-        back = pd.read_csv(fh)
-    assert list(back.columns) == [
-        "index",
-        "label",
-        "guess",
-        "p_lower",
-        "radius",
-        "robustness",
-        "prediction",
-        "select_0",
-        "bound_0",
-    ]
-    assert back["robustness"].tolist() == [4.0, -np.inf]
-    assert pd.read_csv(tmp_path / "out/training_multichannel.csv")["epoch"].tolist() == [1]
-    assert torch.load(tmp_path / "m.pt", weights_only=True)["meta"]["history"] == [{"epoch": 1}]
+
+    def exported_as_expected() -> bool:
+        out = tmp_path / "out"
+        with gzip.open(out / "certificates_multichannel.csv.gz", "rt") as fh:
+            back = pd.read_csv(fh)
+        expected = certificates.drop(columns="correct")  # everything else, in the same order
+        names = ["certificates_multichannel.csv.gz", "summary.csv", "table1.csv"]
+        return (
+            sorted(p.name for p in written) == [*names, "training_multichannel.csv"]
+            and back.equals(expected)
+            and pd.read_csv(out / "training_multichannel.csv").equals(pd.DataFrame(history))
+            and pd.read_csv(out / "summary.csv").equals(summary)
+            and (out / "table1.csv").read_bytes() == (tmp_path / "t.csv").read_bytes()
+        )
+
+    assert exported_as_expected() is (planted is None)

@@ -219,14 +219,32 @@ def test_cuda_counts_match_cpu_counts():
     assert torch.equal(cpu, cuda)
 
 
-def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="precision"):
+def check_bad_settings_are_refused() -> None:
+    x = torch.rand(2, 1, 28, 28)
+    with pytest.raises(ValueError, match="precision must be one of"):
         smoothed(Constant(0), 45, precision="fp8")
-    with pytest.raises(ValueError, match="generators"):
-        smoothed(Constant(0), 45).counts(torch.rand(2, 1, 28, 28), 10, [generator(0)])
-    with pytest.raises(ValueError, match="k=900"):
-        smoothed(Constant(0), 900).counts(torch.rand(1, 1, 28, 28), 10)
-    assert smoothing.default_device().type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        smoothed(Constant(0), 45, batch_size=0)
+    with pytest.raises(ValueError, match="got 1 generators for 2 images"):
+        smoothed(Constant(0), 45).counts(x, 10, [generator(0)])
+    with pytest.raises(ValueError, match="got 3 generators for 2 images"):
+        smoothed(Constant(0), 45).certify(x, 5, 10, 0.05, [generator(i) for i in range(3)])
+    with pytest.raises(ValueError, match="got 1 generators for 2 images"):
+        smoothed(Constant(0), 45).certify_radius(x, 1, 0.05, 5, (10,), [generator(0)])
+    with pytest.raises(ValueError, match=r"k=900 must be in 1\.\.d=784"):
+        smoothed(Constant(0), 900).counts(x, 10)
+    with pytest.raises(ValueError, match=r"k=0 must be in 1\.\.d=784"):
+        smoothed(Constant(0), 0).counts(x, 10)
+
+
+@pytest.mark.parametrize("planted", [None, "fp8 accepted"])
+def test_bad_settings_are_refused(planted, monkeypatch):
+    if planted is None:
+        check_bad_settings_are_refused()
+    else:  # a precision table that lets fp8 through: the check must notice
+        monkeypatch.setitem(smoothing.PRECISIONS, "fp8", torch.float16)
+        with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+            check_bad_settings_are_refused()
 
 
 def test_load_smoothed_refuses_a_model_of_another_k(tmp_path):
@@ -325,16 +343,58 @@ def test_training_defaults_to_cuda_when_present(tmp_path, caplog, monkeypatch):
     assert next(model.parameters()).device.type == real().type
 
 
-def test_compiled_counting_gives_the_same_votes_in_fp32():
-    # torch.compile with frozen weights (conv + ReLU fused) must not change a vote in fp32,
-    # including the last, padded batch (7 * 30 = 210 samples in batches of 64).
-    from randablate.models import build_model
+class BrightKept(nn.Module):
+    """Votes for the number of bright kept pixels among `pixels`, through a 1x1 conv and ReLU.
 
-    torch.manual_seed(0)
-    base = build_model("cnn", 2, 10)
-    x = torch.rand(7, 1, 28, 28)
-    plain = smoothed(base, 45, batch_size=64).counts(x, 30, generator(3))
-    compiled = smoothed(base, 45, batch_size=64, compile=True)
-    assert compiled.compiled is not None
-    assert torch.equal(compiled.counts(x, 30, generator(3)), plain)
-    assert plain.sum().item() == 210
+    The convolution reads channel 0 of the multichannel code (the pixel when kept, 0 when
+    ablated), so the vote depends on the image and on its keep-set, and is exact in fp32.
+    """
+
+    def __init__(self, pixels: list[int]) -> None:
+        super().__init__()
+        self.pixels = pixels
+        self.conv = nn.Conv2d(2, 1, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([1.0, 0.0]).view(1, 2, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seen = torch.relu(self.conv(x)).flatten(1)[:, self.pixels]
+        bright = (seen > 0.5).sum(1).clamp(max=9)
+        return nn.functional.one_hot(bright, 10).float()
+
+
+def per_image_counts(model: Smoothed, x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """model.counts with one random stream per image (the one place this file passes streams)."""
+    return model.counts(x, n, [generator(seed + i) for i in range(len(x))])
+
+
+def _slices_the_padding(self: Smoothed, inputs: torch.Tensor) -> torch.Tensor:
+    """A planted fault: the padded last batch keeps the padding's logits, not the first rows'."""
+    short = self.batch_size - len(inputs)
+    padded = torch.cat([inputs, inputs.new_zeros((max(short, 0), *inputs.shape[1:]))])
+    return self.compiled(padded)[max(short, 0) :]
+
+
+@pytest.mark.parametrize("planted", [None, "padding sliced wrong"])
+def test_compiled_counting_gives_the_same_votes_in_fp32(planted, monkeypatch):
+    # torch.compile with frozen weights (conv + ReLU fused) must not change a vote in fp32,
+    # including the last, padded batch (7 * 30 = 210 samples in batches of 64: 18 real rows).
+    # The base's votes depend on the image and the keep-set (padding rows would vote 0).
+    # `planted` swaps in a slicing fault in the padded batch and checks that the test sees it.
+    x = torch.rand(7, 1, 28, 28, generator=generator(0))
+    base = BrightKept(list(range(0, D, 13)))  # 61 pixels, about 1.7 bright and kept a sample
+    plain = per_image_counts(smoothed(base, 45, batch_size=64), x, 30, seed=3)
+    assert (plain.sum(1) == 30).all()
+    assert plain[:, 0].sum() < 0.3 * plain.sum()  # class 0 (what padding votes) is a minority
+    if planted is None:
+        compiled = smoothed(base, 45, batch_size=64, compile=True)
+        assert compiled.compiled is not None
+    else:  # the same padding path, without the cost of compiling twice
+        monkeypatch.setattr(Smoothed, "_forward", _slices_the_padding)
+        compiled = smoothed(base, 45, batch_size=64)
+        compiled.compiled = compiled.model
+    again = per_image_counts(compiled, x, 30, seed=3)
+    if planted is None:
+        assert torch.equal(again, plain)
+    else:
+        assert not torch.equal(again, plain)
