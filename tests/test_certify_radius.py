@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from scipy import stats
 from torch import nn
 
+from randablate import certificates
 from randablate.certificates import certified_radius, delta, lower_confidence_bound
 from randablate.encoding import get_encoding
 from randablate.seeding import generator
@@ -50,20 +52,29 @@ def odds(p_top: float, classes: int = 10) -> np.ndarray:
     return np.array([p_top] + [(1 - p_top) / (classes - 1)] * (classes - 1))
 
 
+def exact_threshold(radius: int = RADIUS, d: int = D, k: int = K) -> float:
+    """1/2 + Δ(radius) from exact integer binomials: p must exceed it to certify `radius`."""
+    return float(Fraction(1, 2) + 1 - Fraction(math.comb(d - radius, k), math.comb(d, k)))
+
+
 def exact_staged(p: float, stages: tuple[int, ...] = STAGES, alpha: float = ALPHA) -> tuple:
-    """P(certified) and E[stage samples] given the right class, from the binomial law directly."""
-    level = alpha / len(stages)
+    """P(certified) and E[stage samples] given the right class, from binomial tail sums.
+
+    Independent of the library's Clopper–Pearson quantiles: with c of n votes, the lower bound
+    exceeds t exactly when P(X >= c | t) < level, and the upper bound is at most t exactly when
+    P(X <= c | t) <= level (X binomial(n, t), t the exact threshold).
+    """
+    level, t = alpha / len(stages), exact_threshold()
     reach, p_cert, samples = 1.0, 0.0, 0.0
     for n in stages:
         c = np.arange(n + 1)
-        lower = np.where(c == 0, 0.0, stats.beta.ppf(level, np.maximum(c, 1), n - c + 1))
-        upper = np.where(c == n, 1.0, stats.beta.ppf(1 - level, c + 1, np.maximum(n - c, 1)))
+        win = (c >= 1) & (stats.binom.sf(c - 1, n, t) < level)
+        lose = stats.binom.cdf(c, n, t) <= level
+        assert not np.any(win & lose)
         pmf = stats.binom.pmf(c, n, p)
-        win = pmf[lower - float(delta(RADIUS, D, K)) > 0.5].sum()
-        lose = pmf[upper - float(delta(RADIUS, D, K)) <= 0.5].sum()
         samples += reach * n
-        p_cert += reach * win
-        reach *= 1 - win - lose
+        p_cert += reach * pmf[win].sum()
+        reach *= 1 - pmf[win].sum() - pmf[lose].sum()
     return p_cert, samples
 
 
@@ -97,6 +108,31 @@ def test_just_outside_the_threshold_it_wrongly_certifies_at_most_alpha(gap: floa
     # images leave as soon as they are decided: each stage sees only those still undecided
     sizes = [size for size, n in smoothed.calls[1:]]
     assert sizes[0] == trials and sizes == sorted(sizes, reverse=True)
+
+
+def _no_alpha_split(monkeypatch) -> None:
+    """A planted fault: every stage tests at alpha, not alpha / len(stages)."""
+    m = len(STAGES)
+    for name in ("lower_confidence_bound", "upper_confidence_bound"):
+        real = getattr(certificates, name)
+        monkeypatch.setattr(
+            certificates, name, lambda c, n, level, real=real: real(c, n, min(level * m, 0.5))
+        )
+
+
+@pytest.mark.parametrize("planted", [None, "no alpha split"])
+def test_the_staged_share_matches_the_independent_reference(planted, monkeypatch) -> None:
+    # just below the threshold the staged test may certify wrongly, but at most its share
+    trials, p = 20_000, THRESHOLD - 1e-6
+    if planted:
+        _no_alpha_split(monkeypatch)
+    smoothed = KnownVotes(np.tile(odds(p), (trials, 1)), K, seed=7)
+    certified, _, _ = smoothed.certify_radius(indexed_images(trials), RADIUS, ALPHA, N0, STAGES)
+    want, _ = exact_staged(p)
+    agrees = bool(abs(certified.mean() - want) <= 4 * math.sqrt(want * (1 - want) / trials))
+    assert agrees is (planted is None), (certified.mean(), want)
+    se = math.sqrt(ALPHA * (1 - ALPHA) / trials)
+    assert bool(certified.mean() <= ALPHA + 3 * se) is (planted is None)
 
 
 # ---------------------------------------------------------------------------- power and cost
