@@ -8,19 +8,31 @@ module on PYTHONPATH makes it accept the synthetic files in the jobs' own proces
 from __future__ import annotations
 
 import json
+import math
 import os
+import runpy
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from conftest import REPO, snakemake, tiny_config, tiny_workdir, write_config
+from matplotlib import pyplot as plt
 from scipy.special import comb
 from statsmodels.stats.proportion import proportion_confint
 from synthetic import write_cifar10, write_imagenet
+from test_figures import check_certified_accuracy
+from test_tables import brute_force_median
 
+from randablate import figures, tables
+from randablate.config import num_images
+from randablate.datasets import DATASETS
 from randablate.models import load_model
+
+pytestmark = pytest.mark.slow  # runs the pipeline end to end
 
 SITECUSTOMIZE = """
 import json, os
@@ -172,6 +184,41 @@ def test_table6_and_the_imagenet_medians(colour_run):
     assert meta["normalize"] is not None and meta["num_classes"] == 1000
 
 
+def exact_radius(p_lower: float, d: int, k: int) -> int:
+    """Largest ρ with p_lower − Δ(ρ) > 1/2, Δ from exact integer binomials; −1 if none."""
+    p, best = Fraction(p_lower), -1
+    for rho in range(d + 1):
+        delta = 1 - Fraction(math.comb(d - rho, k), math.comb(d, k))
+        if not p - delta > Fraction(1, 2):
+            break
+        best = rho
+    return best
+
+
+def lee_agrees(lee: pd.DataFrame, median, d: int, k: int, n: int, alpha: float) -> bool:
+    """Recompute lee.csv's guess, p_lower, radius, robustness and the median from the counts."""
+    select = lee[[f"select_{c}" for c in range(10)]].to_numpy()
+    bound = lee[[f"bound_{c}" for c in range(10)]].to_numpy()
+    guess = select.argmax(axis=1)
+    hits = bound[np.arange(len(lee)), guess]
+    p_lower = [
+        proportion_confint(c, n, alpha=2 * alpha, method="beta")[0] if c else 0.0 for c in hits
+    ]
+    radius = [exact_radius(p, d, k) for p in p_lower]
+    robustness = [
+        max(r, 0) if g == y else -math.inf
+        for g, y, r in zip(guess, lee["label"], radius, strict=True)
+    ]
+    want_median = brute_force_median(robustness)
+    return bool(
+        (lee["guess"].to_numpy() == guess).all()
+        and np.allclose(lee["p_lower"], p_lower, atol=1e-9)
+        and lee["radius"].tolist() == radius
+        and lee["robustness"].tolist() == robustness
+        and (pd.isna(median) if want_median == -math.inf else median == want_median)
+    )
+
+
 def test_table7_recounts_with_lee_et_al_sampling(colour_run):
     table = pd.read_csv(colour_run / "results/tables/table7.csv")
     assert table["dataset"].tolist() == ["MNIST", "ImageNet"]
@@ -179,9 +226,14 @@ def test_table7_recounts_with_lee_et_al_sampling(colour_run):
     assert (table["n0"] == 4).all() and (table["n"] == 20).all()
     lee = pd.read_csv(colour_run / "results/certificates/mnist/multichannel/cnn/k30/lee.csv")
     assert "prediction" not in lee.columns and len(lee) == 12
-    count = lee.apply(lambda r: r[f"bound_{int(r['guess'])}"], axis=1)
-    expected = [proportion_confint(c, 20, alpha=0.002, method="beta")[0] if c else 0 for c in count]
-    np.testing.assert_allclose(lee["p_lower"], expected, atol=1e-9)
+    median = table["median_certified_robustness_pixels"][0]
+    assert lee_agrees(lee, median, d=784, k=30, n=20, alpha=0.001)
+    # planted faults the recomputation must catch: certificates one pixel too large, and a
+    # median one pixel off (this toy run's median is N/A: 0 stands in for it)
+    assert (lee["radius"] >= 0).any()
+    off_by_one = lee.assign(radius=np.where(lee["radius"] >= 0, lee["radius"] + 1, -1))
+    assert not lee_agrees(off_by_one, median, d=784, k=30, n=20, alpha=0.001)
+    assert not lee_agrees(lee, (0 if pd.isna(median) else median + 1), 784, 30, 20, 0.001)
 
 
 def test_table8_compares_the_null_encodings(colour_run):
@@ -210,7 +262,82 @@ def test_scorecard_covers_every_table(colour_run):
     assert row["difference"] == pytest.approx(row["ours"] - row["paper"])
 
 
-def test_colour_figures_are_images(colour_run):
-    for name in ("cifar10", "imagenet"):
-        path = colour_run / f"results/figures/certified_accuracy_{name}.png"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+class FakeJob:
+    """What a Snakemake script reads of its job: input, output, params, log and rule."""
+
+    def __init__(self, **parts) -> None:
+        for name, value in parts.items():
+            setattr(self, name, value)
+
+
+def draw_as_the_rule_does(workdir: Path, dataset: str, out: Path, monkeypatch) -> object:
+    """Run the rule's script in this process on the run's certificates; return its figure."""
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    info = DATASETS[dataset]
+    settings = config[info.section]
+    arch = settings["arch"]
+    certificates = [
+        str(workdir / f"results/certificates/{dataset}/multichannel/{arch}/k{k}/standard.csv")
+        for k in settings["k"]
+    ]
+    paper = {"cifar10": "table3_cifar10_certificates", "imagenet": "table6_imagenet_certificates"}
+    job = FakeJob(
+        input=FakeJob(
+            certificates=certificates, paper=str(REPO / f"resources/paper/{paper[dataset]}.csv")
+        ),
+        output=FakeJob(figure=str(out)),
+        params=FakeJob(
+            name=info.title,
+            k=settings["k"],
+            scale=config["scale"],
+            images=num_images(config, dataset),
+            n=settings["n"],
+        ),
+        log=[str(out.with_suffix(".log"))],
+        rule="figure_certified_accuracy",
+    )
+    drawn = []
+    real = figures.save_figure
+    monkeypatch.setattr(
+        figures, "save_figure", lambda fig, path: (drawn.append(fig), real(fig, path))
+    )
+    script = REPO / "workflow/scripts/figure_certified_accuracy.py"
+    runpy.run_path(str(script), init_globals={"snakemake": job})
+    (fig,) = drawn
+    return fig, {k: pd.read_csv(path) for k, path in zip(settings["k"], certificates, strict=True)}
+
+
+def wrong_column(by_k):
+    """A planted fault: the curves drawn from the radius column, misclassified images included."""
+    return {int(k): certs["radius"].to_numpy(float) for k, certs in by_k.items()}
+
+
+@pytest.mark.parametrize("planted", [None, "radius column for robustness"])
+def test_colour_figures_plot_the_certified_accuracy_of_each_k(
+    colour_run, tmp_path, monkeypatch, planted
+):
+    if planted:
+        monkeypatch.setattr(tables, "robustness_by_k", wrong_column)
+    caught = []
+    for dataset in ("cifar10", "imagenet"):
+        path = colour_run / f"results/figures/certified_accuracy_{dataset}.png"
+        again = tmp_path / f"{dataset}.png"
+        fig, certs_by_k = draw_as_the_rule_does(colour_run, dataset, again, monkeypatch)
+        assert fig.axes[0].get_title().startswith(f"{DATASETS[dataset].title}, ")
+        if planted:
+            # where the planted curves differ from the right ones, the check must see it
+            if any(differs(certs) for certs in certs_by_k.values()):
+                caught.append(dataset)
+                with pytest.raises(AssertionError):
+                    check_certified_accuracy(fig, certs_by_k)
+            continue
+        check_certified_accuracy(fig, certs_by_k)
+        # the pipeline's image is this very figure, pixel for pixel
+        assert np.array_equal(plt.imread(path), plt.imread(again))
+    assert bool(caught) is bool(planted)  # the toy run has images where the columns differ
+
+
+def differs(certs: pd.DataFrame) -> bool:
+    """Whether the radius column gives another curve than the certified accuracy (at ρ = 0)."""
+    right = (certs["guess"] == certs["label"]).mean()
+    return bool((certs["radius"] >= 0).mean() != right)

@@ -433,3 +433,39 @@ def test_table_records_shared_prediction_samples():
     ]
     separate = tables.certificate_summary({45: certs([0], [0], [1])}, PAPER, 0.05, "paper")
     assert separate["prediction_samples"].iloc[0] == "separate"
+
+
+def brute_force_median(robustness: list[float]) -> float:
+    """The largest ρ that at least half of the images reach, trying every value (−inf: none)."""
+    n = len(robustness)
+    return max(r for r in set(robustness) if 2 * sum(v >= r for v in robustness) >= n)
+
+
+def _upper_median(robustness: np.ndarray) -> float:
+    """A planted fault: the median of the sorted values' upper half (one image short of half)."""
+    r = np.sort(np.asarray(robustness, dtype=float))[::-1]
+    return float(r[max(len(r) // 2 - 1, 0)])
+
+
+@pytest.mark.parametrize("planted", [None, "one image short of half"])
+def test_table7_medians_match_a_brute_force_median(planted, monkeypatch):
+    from randablate import certificates
+
+    if planted:
+        monkeypatch.setattr(certificates, "median_certified_robustness", _upper_median)
+    rng = np.random.default_rng(7)
+    paper7 = pd.DataFrame(
+        {
+            "dataset": ["MNIST"],
+            "lee_et_al_2019_median_certified_pixels": [4],
+            "median_certified_robustness_pixels": [8],
+        }
+    )
+    agree = []
+    for size in (1, 2, 3, 4, 7, 10, 11):
+        r = rng.integers(-1, 9, size).astype(float)
+        r[r < 0] = -np.inf
+        t7 = tables.table7({"MNIST": _certs(r)}, {"MNIST": _certs(r)}, {"MNIST": 45}, paper7, "x")
+        ours, want = t7["median_certified_robustness_pixels"][0], brute_force_median(r.tolist())
+        agree.append(bool(pd.isna(ours)) if want == -np.inf else ours == want)
+    assert all(agree) is (planted is None), agree
