@@ -289,6 +289,21 @@ def test_a_planted_bad_command_fails_the_check(name, checkout, stub_data):
         run_snakemake_command(shlex.split(PLANTED[name]), checkout, stub_data)
 
 
+def test_gpu_check_runs_benchmarks_and_tests_that_exist_with_options_they_take():
+    # The CUDA half of gpu_check.sh runs only on a GPU: check that its python commands name
+    # files that exist and options that their scripts define (CI runs the CPU half itself).
+    script = (REPO / "benchmarks/gpu_check.sh").read_text()
+    script = re.sub(r"<<'PY'\n.*?^PY$", "", script, flags=re.M | re.S)
+    python = [c[1:] for c in shell_commands(script) if c[0] == "$PYTHON" and c[1].endswith(".py")]
+    pytest_runs = [c[2:] for c in shell_commands(script) if c[:3] == ["$PYTHON", "-m", "pytest"]]
+    assert len(python) >= 4 and len(pytest_runs) == 1
+    for command in python:
+        source = (REPO / command[0]).read_text()
+        for option in (word for word in command[1:] if word.startswith("--")):
+            assert re.search(rf"add_argument\(\s*\"{option}\"", source), (command, option)
+    assert all((REPO / word).is_file() for word in pytest_runs[0] if word.startswith("tests/"))
+
+
 # ---------------------------------------------------------------------------------------------
 # The randablate commands and the python blocks
 
