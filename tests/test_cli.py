@@ -75,13 +75,26 @@ def one_by_one(model_file, images, n0, n, alpha, seed):
 
 
 def share_the_first_stream(monkeypatch):
-    """Plant a grouping fault: every image of a group draws from its first image's stream."""
+    """Plant a grouping fault: every image of a group draws from its first image's stream.
+
+    Whatever `Smoothed.counts` takes per image (generators, seeds: a list, array or tensor), the
+    first image's is handed to every image of the call.
+    """
     counts = Smoothed.counts
 
-    def shared(self, x, n, generator=None):
-        if isinstance(generator, (list, tuple)):
-            generator = [generator[0]] * len(generator)
-        return counts(self, x, n, generator)
+    def first_for_all(value, batch):
+        if isinstance(value, (list, tuple)) and len(value) == batch > 1:
+            return [value[0]] * batch
+        if isinstance(value, np.ndarray) and value.shape[:1] == (batch,) != (1,):
+            return np.repeat(value[:1], batch, axis=0)
+        if isinstance(value, torch.Tensor) and value.shape[:1] == (batch,) != (1,):
+            return value[:1].repeat(batch, *[1] * (value.ndim - 1))
+        return value
+
+    def shared(self, x, n, *args, **kwargs):
+        args = [first_for_all(value, len(x)) for value in args]
+        kwargs = {key: first_for_all(value, len(x)) for key, value in kwargs.items()}
+        return counts(self, x, n, *args, **kwargs)
 
     monkeypatch.setattr(Smoothed, "counts", shared)
 
