@@ -1,14 +1,15 @@
-"""Every command the README shows runs as written: read from the README itself, and likewise the
-commands of the Snakefile's docstring, `benchmarks/gpu_check.sh`, the profiles' comments and the
-CLI's docstring.
+"""Every command the README shows runs as written: read from the README itself (its fenced bash
+blocks and the commands in its prose), and likewise the commands of the Snakefile's docstring,
+`benchmarks/gpu_check.sh`, the profiles' comments and the CLI's docstring.
 
 - each `snakemake` command runs as written, in a copy of the checkout, with `--dry-run` added: it
   must plan its jobs; one that names a data set under /data/ (CIFAR-10, ImageNet, MNIST files of
   your own) may instead stop with the project's error naming that config key, and with nothing
   else, and must plan once that path holds the data set's files;
 - each `randablate` command runs on a small model and images that the test writes;
-- the `python` blocks run in order, in one namespace, on small inputs that the test writes.
-"""
+- the `python` blocks run in order, in one namespace, on small inputs that the test writes;
+- each `python benchmarks/...` command names a script that defines the options it passes.
+Planted bad commands show that each check fails on one."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from conftest import REPO, tiny_config, write_config
 from kept_intensity import save_kept_intensity_model, varied_images
 
 LANGUAGES = {"bash", "python", "bibtex"}  # every fenced block's language; another is an error
-OTHER_PROGRAMS = {"make", "git", "cd"}  # set-up commands that CI runs itself (make test)
+OTHER_PROGRAMS = {"make", "git", "cd"}  # set-up: a clone, make (CI runs make test itself)
 SNAKEMAKE = {"snakemake", ".venv/bin/snakemake"}
 # The project's errors for a data set that is not where the config says (key = 'path' ...).
 NO_DATA = re.compile(
@@ -87,6 +88,24 @@ def readme_commands() -> list[tuple[str, list[str]]]:
     return found
 
 
+def readme_inline_spans() -> list[str]:
+    """The README's inline code spans (`...`), outside fenced blocks, whitespace collapsed."""
+    text = re.sub(
+        r"^[ \t]*```.*?^[ \t]*```$", "", (REPO / "README.md").read_text(), flags=re.M | re.S
+    )
+    return [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", text)]
+
+
+def readme_inline_commands() -> list[tuple[str, list[str]]]:
+    """The commands of the README's prose: inline spans that run snakemake, or randablate with
+    options."""
+    found = []
+    for span in readme_inline_spans():
+        if span.startswith("snakemake ") or (span.startswith("randablate ") and " --" in span):
+            found += [("README inline", c) for c in shell_commands(span)]
+    return found
+
+
 def snakefile_commands() -> list[tuple[str, list[str]]]:
     """The commands of the Snakefile's docstring (one a line, comments after `#`)."""
     doc = (REPO / "Snakefile").read_text().split('"""')[1]  # not Python: no ast here
@@ -134,7 +153,8 @@ def gpu_check_commands() -> list[tuple[str, list[str]]]:
 def all_commands() -> dict[str, list[tuple[str, list[str]]]]:
     """Every snakemake and randablate command, by its text, with the places that show it."""
     found: dict[str, list[tuple[str, list[str]]]] = {}
-    sources = readme_commands() + snakefile_commands() + cli_doc_commands()
+    sources = readme_commands() + readme_inline_commands() + snakefile_commands()
+    sources += cli_doc_commands()
     sources += profile_commands() + gpu_check_commands()
     for where, command in sources:
         program = Path(command[0]).name if command[0].startswith(".venv/") else command[0]
@@ -155,7 +175,8 @@ def test_every_source_shows_commands_and_every_block_has_a_known_language():
     languages = {language for language, _ in fenced_blocks((REPO / "README.md").read_text())}
     assert languages <= LANGUAGES, languages - LANGUAGES
     wheres = {where.split(" block")[0] for places in COMMANDS.values() for where, _ in places}
-    expected = {"README", "Snakefile docstring", "cli.py docstring", "benchmarks/gpu_check.sh"}
+    expected = {"README", "README inline", "Snakefile docstring", "cli.py docstring"}
+    expected |= {"benchmarks/gpu_check.sh"}
     expected |= {"profiles/quick/config.yaml", "profiles/reference/config.yaml"}
     expected |= {"profiles/reference/smoothed.yaml", "profiles/slurm/config.yaml"}
     assert wheres == expected
@@ -228,6 +249,9 @@ def check_plans(run: subprocess.CompletedProcess, command: list[str]) -> None:
         assert "Traceback" not in output and named == {"WorkflowError"}, output[-3000:]
         return
     assert run.returncode == 0, f"{shlex.join(command)} failed:\n{output[-3000:]}"
+    if "--lint" in command:  # checks the rules, plans nothing
+        assert "your workflow is in a good condition" in output, output[-3000:]
+        return
     assert "This was a dry-run" in output or "Nothing to be done" in output, output[-3000:]
 
 
@@ -289,6 +313,24 @@ def test_a_planted_bad_command_fails_the_check(name, checkout, stub_data):
         run_snakemake_command(shlex.split(PLANTED[name]), checkout, stub_data)
 
 
+def check_benchmark_command(command: list[str]) -> None:
+    """A `python benchmarks/x.py --option ...` command: the script exists and defines each
+    option (a `[--option value]` of the README is optional, still checked)."""
+    source = (REPO / command[0]).read_text()
+    for option in (word.strip("[]") for word in command[1:] if word.lstrip("[").startswith("--")):
+        assert re.search(rf"add_argument\(\s*\"{option}\"", source), (command, option)
+
+
+def test_readme_benchmark_commands_name_scripts_and_options_that_exist():
+    spans = [span for span in readme_inline_spans() if span.startswith("python benchmarks/")]
+    assert len(spans) >= 8
+    for span in spans:
+        for command in shell_commands(span):
+            check_benchmark_command(command[1:])
+    with pytest.raises(AssertionError):  # the control: an option the script does not take
+        check_benchmark_command(["benchmarks/train_epoch.py", "--epochs", "3"])
+
+
 def test_gpu_check_runs_benchmarks_and_tests_that_exist_with_options_they_take():
     # The CUDA half of gpu_check.sh runs only on a GPU: check that its python commands name
     # files that exist and options that their scripts define (CI runs the CPU half itself).
@@ -298,9 +340,7 @@ def test_gpu_check_runs_benchmarks_and_tests_that_exist_with_options_they_take()
     pytest_runs = [c[2:] for c in shell_commands(script) if c[:3] == ["$PYTHON", "-m", "pytest"]]
     assert len(python) >= 4 and len(pytest_runs) == 1
     for command in python:
-        source = (REPO / command[0]).read_text()
-        for option in (word for word in command[1:] if word.startswith("--")):
-            assert re.search(rf"add_argument\(\s*\"{option}\"", source), (command, option)
+        check_benchmark_command(command)
     assert all((REPO / word).is_file() for word in pytest_runs[0] if word.startswith("tests/"))
 
 
@@ -345,6 +385,9 @@ def test_randablate_command_runs_as_written(text, inputs):
     where, command = RANDABLATE_COMMANDS[text][0]
     run = run_randablate(command)
     assert run.returncode == 0, f"{where}: {text}\n{run.stderr[-3000:]}"
+    if "--help" in command:
+        assert run.stdout.startswith("usage: randablate certify")
+        return
     assert "radius -1: not certified" in run.stdout
     out = [command[i + 1] for i, word in enumerate(command) if word == "--out"]
     for path in out:
