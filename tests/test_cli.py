@@ -208,6 +208,9 @@ BAD_INPUTS = {
     "missing_out_dir": ({}, ["--out", "{tmp}/nowhere/c.csv"], ["--out", "does not exist"]),
 }
 
+if not torch.cuda.is_available():
+    BAD_INPUTS["cuda_absent"] = ({}, ["--device", "cuda"], ["--device", "CUDA is not available"])
+
 
 def write_input(path, content) -> None:
     """Write one test input: bytes as they are, arrays with np.save, anything else torch.save."""

@@ -106,6 +106,15 @@ def readme_inline_commands() -> list[tuple[str, list[str]]]:
     return found
 
 
+def makefile_commands() -> list[tuple[str, list[str]]]:
+    """The snakemake commands of the Makefile's recipes (`make quick` runs them)."""
+    found = []
+    for line in (REPO / "Makefile").read_text().splitlines():
+        if line.startswith("\t$(RUN) snakemake "):
+            found += [("Makefile", c) for c in shell_commands(line.removeprefix("\t$(RUN) "))]
+    return found
+
+
 def snakefile_commands() -> list[tuple[str, list[str]]]:
     """The commands of the Snakefile's docstring (one a line, comments after `#`)."""
     doc = (REPO / "Snakefile").read_text().split('"""')[1]  # not Python: no ast here
@@ -154,7 +163,7 @@ def all_commands() -> dict[str, list[tuple[str, list[str]]]]:
     """Every snakemake and randablate command, by its text, with the places that show it."""
     found: dict[str, list[tuple[str, list[str]]]] = {}
     sources = readme_commands() + readme_inline_commands() + snakefile_commands()
-    sources += cli_doc_commands()
+    sources += cli_doc_commands() + makefile_commands()
     sources += profile_commands() + gpu_check_commands()
     for where, command in sources:
         program = Path(command[0]).name if command[0].startswith(".venv/") else command[0]
@@ -176,7 +185,7 @@ def test_every_source_shows_commands_and_every_block_has_a_known_language():
     assert languages <= LANGUAGES, languages - LANGUAGES
     wheres = {where.split(" block")[0] for places in COMMANDS.values() for where, _ in places}
     expected = {"README", "README inline", "Snakefile docstring", "cli.py docstring"}
-    expected |= {"benchmarks/gpu_check.sh"}
+    expected |= {"benchmarks/gpu_check.sh", "Makefile"}
     expected |= {"profiles/quick/config.yaml", "profiles/reference/config.yaml"}
     expected |= {"profiles/reference/smoothed.yaml", "profiles/slurm/config.yaml"}
     assert wheres == expected
