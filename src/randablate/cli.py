@@ -27,7 +27,7 @@ import torch
 
 from .files import write_csv
 from .seeding import derive_seed, generator
-from .smoothing import load_smoothed
+from .smoothing import Smoothed, load_smoothed
 
 PROG = "randablate certify"
 
@@ -101,7 +101,7 @@ def _load_array(path: str, option: str) -> torch.Tensor:
     return value
 
 
-def _load_model(args: argparse.Namespace):
+def _load_model(args: argparse.Namespace) -> Smoothed:
     """The smoothed classifier of --model, or InputError naming the file."""
     if not Path(args.model).is_file():
         raise InputError(f"--model {args.model}: no such file")
@@ -119,10 +119,11 @@ def _load_model(args: argparse.Namespace):
         zipfile.BadZipFile,
     ) as exc:
         # load_model's ValueError says what the file holds; torch's own errors run to many lines
-        why = f": {exc}" if isinstance(exc, ValueError) and "\n" not in str(exc) else ""
+        if isinstance(exc, ValueError) and "\n" not in str(exc):
+            raise InputError(f"--model {exc}") from None
         raise InputError(
             f"--model {args.model}: not a model file written by randablate.save_model "
-            f"(the pipeline's model.pt){why}"
+            "(the pipeline's model.pt)"
         ) from None
     return smoothed
 
