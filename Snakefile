@@ -1,7 +1,7 @@
 """randablate: rebuild the tables and figures of Levine & Feizi (AAAI 2020), "Robustness Certificates for
 Sparse Adversarial Attacks by Randomized Ablation".
 
-    snakemake --cores 8 --resources gpu=2 results/tables/table1.csv   # the paper's scale
+    snakemake results/tables/table1.csv --cores 8 --resources gpu=2   # the paper's scale
     snakemake --profile profiles/quick                                # real MNIST, reduced scale
     snakemake --report report.html
 

@@ -50,8 +50,9 @@ write_config(workdir, tiny_config(workdir / "data"))
 copy_mnist(workdir)
 PY
     start=$(date +%s)
-    "$PYTHON" -m snakemake -s "$PWD/Snakefile" --directory "$workdir" --cores 4 \
-        --resources gpu=2 results/tables/table1.csv >"$workdir/run.log" 2>&1 \
+    # targets before the options: --resources takes any number of values
+    "$PYTHON" -m snakemake results/tables/table1.csv -s "$PWD/Snakefile" --directory "$workdir" \
+        --cores 4 --resources gpu=2 >"$workdir/run.log" 2>&1 \
         || { tail -40 "$workdir/run.log"; exit 1; }
     echo "tiny Table 1 in $(($(date +%s) - start)) s; devices taken per job:"
     grep -r "device: " "$workdir"/logs/results/models "$workdir"/logs/results/votes \

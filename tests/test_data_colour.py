@@ -32,7 +32,7 @@ from randablate.data import (
     load_imagenet_images,
     load_split,
 )
-from randablate.datasets import DATASETS, DataError, check_imagenet_dir
+from randablate.datasets import DATASETS, DataError, check_cifar10_dir, check_imagenet_dir
 
 # ---------------------------------------------------------------------------------------------
 # CIFAR-10
@@ -414,3 +414,21 @@ def test_imagenet_train_dataset(imagenet_root):
     assert imagenet_train_dataset(imagenet_root, size=64)[0][0].shape == (3, 64, 64)
     with pytest.raises(DataError, match=r"imagenet\.dir is not set"):
         imagenet_train_dataset(None)
+
+
+def test_check_cifar10_dir(tmp_path):
+    (tmp_path / CIFAR10_FOLDER).mkdir()
+    assert check_cifar10_dir(str(tmp_path)) == tmp_path
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataError, match=re.escape(f"cifar10.dir = '{missing}' is not a directory")):
+        check_cifar10_dir(missing)
+    folder = tmp_path / CIFAR10_FOLDER
+    (folder / "data_batch_1").write_bytes(b"")
+    with pytest.raises(DataError, match=r"has no cifar-10-batches-py/ folder \(it looks like"):
+        check_cifar10_dir(folder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(
+        DataError, match=r"^my\.key = .* has no cifar-10-batches-py/ folder: expected"
+    ):
+        check_cifar10_dir(empty, key="my.key")

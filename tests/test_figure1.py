@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import matplotlib.axes
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 import pytest
 import torch
 
 from randablate.ablation import keep_masks
 from randablate.encoding import get_encoding
-from randablate.figures import ABLATED_GREEN, plot_ablated_samples
+from randablate.figures import ABLATED_GREEN, ablated_samples_figure, plot_ablated_samples
 from randablate.illustrations import ablated_samples
 
 H = W = 6
@@ -142,3 +145,54 @@ def test_plot_ablated_samples_draws_ablated_pixels_green(image, tmp_path):
 def test_plot_ablated_samples_needs_a_row(image, tmp_path):
     with pytest.raises(ValueError, match="at least one k"):
         plot_ablated_samples(image, 7, {}, tmp_path / "figure1.png")
+
+
+def overlaps(fig) -> list[tuple[str, str]]:
+    """(text, image axes) pairs whose boxes overlap once drawn with Agg, and texts cut off."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    all_axes = fig.findobj(matplotlib.axes.Axes)
+    # an axis turned off draws no tick labels, though its Text artists remain
+    hidden = {
+        id(t)
+        for ax in all_axes
+        if not ax.axison
+        for axis in (ax.xaxis, ax.yaxis)
+        for t in axis.findobj(matplotlib.text.Text)
+    }
+    texts = [
+        t
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+    ]
+    image_axes = [ax for ax in all_axes if ax.images]
+    found = []
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        for ax in image_axes:
+            if box.overlaps(ax.get_window_extent(renderer)):
+                found.append((text.get_text(), ax.get_title() or "untitled"))
+        if not fig.bbox.contains(box.x0, box.y0) or not fig.bbox.contains(box.x1, box.y1):
+            found.append((text.get_text(), "outside the figure"))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("ks", "samples"), [((3, 12), 4), ((1, 3, 6, 12, 20), 4), ((12,), 1), ((3, D), 2)]
+)
+def test_no_text_of_figure1_overlaps_an_image(image, ks, samples):
+    base = LinearProbe()
+    rows = {k: draw(image, base, k, seed=k, samples=samples) for k in ks}
+    fig = ablated_samples_figure(image, 7, rows, accuracy={k: 99.9 for k in ks})
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert "image to classify (label 7)" in texts
+    assert any(text.startswith("ablated (NULL)") for text in texts)  # the legend is drawn
+    assert overlaps(fig) == []
+    # The control: the legend where it used to be, under the image to classify, is caught.
+    legend = fig.legends[0]
+    fig.subfigs[0].legend(handles=legend.legend_handles, labels=[legend.texts[0].get_text()],
+                          loc="lower center", fontsize=8, frameon=False)  # fmt: skip
+    assert ("ablated (NULL): not seen by the base classifier", "image to classify (label 7)") in (
+        overlaps(fig)
+    )
+    plt.close(fig)

@@ -18,6 +18,7 @@ __all__ = [
     "MNIST_FILES",
     "DataError",
     "DatasetInfo",
+    "check_cifar10_dir",
     "check_imagenet_dir",
     "class_folders",
 ]
@@ -82,6 +83,25 @@ IMAGENET_LAYOUT = (
 def class_folders(directory: str | os.PathLike) -> list[str]:
     """Return the sorted names of the subfolders of `directory`, as ImageFolder finds classes."""
     return sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+
+
+def check_cifar10_dir(directory: str | os.PathLike, key: str = "cifar10.dir") -> Path:
+    """Return `directory` as a Path if it holds the folder cifar-10-batches-py/ of CIFAR-10."""
+    root = Path(directory)
+    expected = (
+        f"expected a directory holding {CIFAR10_FOLDER}/ (the python version of CIFAR-10, "
+        "unpacked), or cifar10.dir: null with cifar10.download: true"
+    )
+    if not root.is_dir():
+        raise DataError(f"{key} = {str(directory)!r} is not a directory: {expected}")
+    if not (root / CIFAR10_FOLDER).is_dir():
+        hint = ""
+        if (root / "data_batch_1").is_file():
+            hint = f" (it looks like {CIFAR10_FOLDER}/ itself: give the folder above it)"
+        raise DataError(
+            f"{key} = {str(directory)!r} has no {CIFAR10_FOLDER}/ folder{hint}: {expected}"
+        )
+    return root
 
 
 def check_imagenet_dir(directory: str | os.PathLike | None, key: str = "imagenet.dir") -> Path:

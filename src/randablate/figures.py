@@ -141,19 +141,23 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"can only draw images of 1 or 3 channels, got {pixels.shape[0]}")
 
 
-def plot_ablated_samples(
+def ablated_samples_figure(
     image: np.ndarray,
     label: int,
     rows: Mapping[int, tuple[np.ndarray, np.ndarray]],
-    path: str | os.PathLike,
     accuracy: Mapping[int, float] | None = None,
-) -> None:
-    """Figure 1: the image at the top, then per k its ablated samples (green = not used)."""
+) -> plt.Figure:
+    """Figure 1, unsaved: the image at the top, then per k its ablated samples (green = not used).
+
+    The legend sits below every image, in a strip of its own, so that no text covers an image.
+    """
     if not rows:
         raise ValueError("need the ablated samples of at least one k")
     rgb = _rgb(image)
     columns = max(len(labels) for _, labels in rows.values())
-    fig = plt.figure(figsize=(1.5 * columns + 0.4, 1.9 * (len(rows) + 1)), layout="constrained")
+    # at least 4.5 inches wide, so that the titles and the legend fit over a single column
+    width = max(1.5 * columns + 0.4, 4.5)
+    fig = plt.figure(figsize=(width, 1.9 * (len(rows) + 1) + 0.3), layout="constrained")
     top, *subfigs = fig.subfigures(len(rows) + 1, 1)
     ax = top.subplots()
     ax.imshow(rgb, interpolation="nearest", vmin=0, vmax=1)
@@ -177,8 +181,19 @@ def plot_ablated_samples(
     if any((~masks).any() for masks, _ in rows.values()):
         unseen = "ablated (NULL): not seen by the base classifier"
         ablated = Patch(color=ABLATED_GREEN, label=unseen)
-        top.legend(handles=[ablated], loc="lower center", fontsize=8, frameon=False)
-    save_figure(fig, path)
+        fig.legend(handles=[ablated], loc="outside lower center", fontsize=8, frameon=False)
+    return fig
+
+
+def plot_ablated_samples(
+    image: np.ndarray,
+    label: int,
+    rows: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    path: str | os.PathLike,
+    accuracy: Mapping[int, float] | None = None,
+) -> None:
+    """Figure 1 (`ablated_samples_figure`), saved to `path`."""
+    save_figure(ablated_samples_figure(image, label, rows, accuracy), path)
 
 
 def plot_compared(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:

@@ -31,6 +31,7 @@ from randablate.datasets import (
     CIFAR10_FOLDER,
     DATASETS,
     MNIST_FILES,
+    check_cifar10_dir,
     check_imagenet_dir,
 )
 
@@ -139,7 +140,13 @@ def mnist_files(split=None):
 
 
 def cifar10_files(split=None):
-    """Return the paths of the CIFAR-10 batch files (of one split, or all)."""
+    """Return the paths of the CIFAR-10 batch files (of one split, or all).
+
+    Where cifar10.dir names the user's copy, raise naming the key unless it holds CIFAR-10's
+    folder (a missing folder would otherwise surface as missing input files of some rule).
+    """
+    if config["cifar10"]["dir"] is not None:
+        check_cifar10_dir(config["cifar10"]["dir"])
     names = (
         CIFAR10_FILES[split] if split else sorted(set(sum(CIFAR10_FILES.values(), [])))
     )
