@@ -5,7 +5,8 @@
 On whatever device is present (CUDA when available, else the CPU), at the paper's Table 1
 settings (20 MNIST CNNs, k = 5 ... 100, batch 128, SGD; votes n0 = 1,000 and n = 10,000 per
 image, the prediction from the bound samples): trains the 20 models as one with
-`randablate.training.train_many` for --epochs epochs on --train-images images, then counts votes
+`randablate.training.train_many` for --epochs epochs on --train-images images (on a CPU, one
+minibatch), then counts votes
 for --vote-images test images at each k (on a CPU, 1 image at 2 values of k). It prints the
 seconds of the last training epoch and of the votes per image, and projects the minutes of
 Table 1: 400 epochs of 60,000 images, and votes for 10,000 images at each of the 20 k. Vote
@@ -61,8 +62,8 @@ def sync(device: torch.device) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cuda = torch.cuda.is_available()
-    parser.add_argument("--epochs", type=int, default=2 if cuda else 1)
-    parser.add_argument("--train-images", type=int, default=EPOCH_IMAGES if cuda else 256)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--train-images", type=int, default=EPOCH_IMAGES if cuda else 128)
     parser.add_argument("--vote-images", type=int, default=1000 if cuda else 1)
     parser.add_argument("--vote-ks", type=int, default=len(KS) if cuda else 2)
     parser.add_argument("--vote-budget", type=float, default=150.0, help="seconds")

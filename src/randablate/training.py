@@ -159,11 +159,41 @@ def epoch_orders(seeds: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def keep_uniforms(
-    seeds: torch.Tensor, batch_index: int, ms: torch.Tensor, width: int
+    seeds: torch.Tensor, batches: torch.Tensor, ms: torch.Tensor, width: int
 ) -> torch.Tensor:
-    """Float64 uniforms (M, width): row r starts with minibatch `batch_index`'s ms[r] draws."""
-    counters = batch_index * ms.unsqueeze(1) + torch.arange(width, device=seeds.device)
-    return uniforms(seeds.unsqueeze(1), counters)
+    """Float64 uniforms (M, B, width): [r, b] starts with minibatch batches[b]'s ms[r] draws."""
+    counters = batches.view(1, -1, 1) * ms.view(-1, 1, 1)
+    return uniforms(seeds.view(-1, 1, 1), counters + torch.arange(width, device=seeds.device))
+
+
+class EpochKeepSets:
+    """The shared keep-set of each of M models for every minibatch of an epoch.
+
+    Drawn `chunk` minibatches at a time (a few dozen kernels for all of them, not for each
+    minibatch): `keep_sets[b]` is (M, d), row r the keep-set of model r (stream seeds[r], k
+    ks[r]) in minibatch b.
+    """
+
+    def __init__(self, seeds: torch.Tensor, ks: list[int], d: int, chunk: int = 64) -> None:
+        self.seeds, self.ks, self.d, self.chunk = seeds, ks, d, chunk
+        self.ms = torch.tensor([min(k, d - k) for k in ks], device=seeds.device)
+        self.width = max(min(k, d - k) for k in ks)
+        self.ks_tensor = torch.tensor(ks, device=seeds.device)
+        self.first, self.masks = -chunk, torch.empty(0)  # no minibatch drawn yet
+
+    def __getitem__(self, batch_index: int) -> torch.Tensor:
+        if not self.first <= batch_index < self.first + self.chunk:
+            self.first = batch_index - batch_index % self.chunk
+            batches = torch.arange(self.first, self.first + self.chunk, device=self.seeds.device)
+            u = keep_uniforms(self.seeds, batches, self.ms, self.width)  # (M, chunk, width)
+            rows, d = len(self.ks), self.d
+            if len(set(self.ks)) == 1:
+                masks = keep_masks_from_uniforms(u.flatten(0, 1), d, self.ks[0])
+            else:
+                ks = self.ks_tensor.repeat_interleave(self.chunk)
+                masks = keep_masks_ragged(u.flatten(0, 1), d, ks)
+            self.masks = masks.view(rows, self.chunk, d)
+        return self.masks[:, batch_index - self.first]
 
 
 def keep_masks_ragged(u: torch.Tensor, d: int, ks: torch.Tensor) -> torch.Tensor:
@@ -225,6 +255,7 @@ def _step(
     x: torch.Tensor,
     y: torch.Tensor,
     seeds: Mapping[str, torch.Tensor],
+    keep_sets: EpochKeepSets,
     batch_index: int,
     start: int,
     optimizer: torch.optim.Optimizer,
@@ -237,9 +268,7 @@ def _step(
     """
     device = x.device
     d = x.shape[-2] * x.shape[-1]
-    m = min(k, d - k)
-    u = uniforms(seeds["ablation"], batch_index * m + torch.arange(m, device=device))
-    keep = keep_masks_from_uniforms(u.unsqueeze(0), d, k).expand(len(x), d)
+    keep = keep_sets[batch_index].expand(len(x), d)
     if settings.augmentation == "crop-flip":
         positions = start + torch.arange(len(x), device=device)
         offsets, flips = crop_flip_draws(seeds["augment"].view(1), positions, CROP_PADDING)
@@ -335,10 +364,23 @@ def train_epoch(
     loss_sum: torch.Tensor | float = 0.0
     correct: torch.Tensor | int = 0
     total = 0
+    keep_sets = None
     with seeded:
         for batch_index, (x, y) in enumerate(batches):
+            if keep_sets is None:
+                keep_sets = EpochKeepSets(seeds["ablation"].view(1), [k], x.shape[-2] * x.shape[-1])
             batch_loss, batch_correct = _step(
-                forward, encoding, k, x, y, seeds, batch_index, total, optimizer, settings
+                forward,
+                encoding,
+                k,
+                x,
+                y,
+                seeds,
+                keep_sets,
+                batch_index,
+                total,
+                optimizer,
+                settings,
             )
             loss_sum = loss_sum + batch_loss
             correct = correct + batch_correct
@@ -506,6 +548,7 @@ class StackedOptimizer:
         device = next(iter(params.values())).device
         self.momentum = torch.tensor([s.momentum for s in settings], device=device)
         self.weight_decay = torch.tensor([s.weight_decay for s in settings], device=device)
+        self.any_decay = any(s.weight_decay for s in settings)  # a host bool: no sync to read
         self.lr = torch.tensor([s.lr_at(1) for s in settings], device=device)
         names = ("momentum_buffer",) if self.kind == "sgd" else ("exp_avg", "exp_avg_sq")
         self.state = {
@@ -524,23 +567,26 @@ class StackedOptimizer:
     def step(self, params: Mapping[str, torch.Tensor]) -> None:
         """Update every model's parameters from their gradients."""
         self.steps += 1
+        decay = bool(self.any_decay)
         if self.kind == "adam":
             beta1, beta2 = ADAM_BETAS
             step_size = (self.lr / (1 - beta1**self.steps)).float()
             root = (1 - beta2**self.steps).sqrt().float()
         for name, p in params.items():
-            grad = p.grad + _rows(self.weight_decay, p) * p
+            grad = p.grad
+            if decay:
+                grad = grad.addcmul(_rows(self.weight_decay, p), p)
             state = self.state[name]
             if self.kind == "sgd":
                 # a zero buffer times momentum, plus the gradient, is torch's first buffer
                 buf = state["momentum_buffer"]
                 buf.mul_(_rows(self.momentum, p)).add_(grad)
-                p.sub_(_rows(self.lr, p) * buf)
+                p.addcmul_(_rows(self.lr, p), buf, value=-1)
                 continue
             state["exp_avg"].lerp_(grad, 1 - beta1)
             state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = (state["exp_avg_sq"].sqrt() / _rows(root, p)).add_(ADAM_EPS)
-            p.sub_(_rows(step_size, p) * state["exp_avg"] / denom)
+            p.addcdiv_(_rows(step_size, p) * state["exp_avg"], denom, value=-1)
 
     def torch_state(self, row: int, model: nn.Module, settings: TrainSettings) -> dict:
         """Model `row`'s state as the state_dict of the optimizer `train` makes for `model`."""
@@ -638,7 +684,7 @@ def _many_epoch(
     params: Mapping[str, torch.Tensor],
     optimizer: StackedOptimizer,
     encoding: Encoding,
-    ks: torch.Tensor,
+    ks: list[int],
     images: torch.Tensor,
     labels: torch.Tensor,
     settings: list[TrainSettings],
@@ -654,15 +700,14 @@ def _many_epoch(
     }
     n, d, count = len(images), images.shape[-2] * images.shape[-1], len(settings)
     orders = epoch_orders(seeds["shuffle"], n)
-    ms = torch.minimum(ks, d - ks)
-    width = max(min(k, d - k) for k in ks.tolist())
+    keep_sets = EpochKeepSets(seeds["ablation"], ks, d)
     loss_sum = torch.zeros(count, device=device)
     correct = torch.zeros(count, dtype=torch.long, device=device)
     for batch_index, start in enumerate(range(0, n, shared.batch_size)):
         index = orders[:, start : start + shared.batch_size]  # (M, B)
         x, y = images[index], labels[index]
         batch = index.shape[1]
-        keep = keep_masks_ragged(keep_uniforms(seeds["ablation"], batch_index, ms, width), d, ks)
+        keep = keep_sets[batch_index]
         flat = x.flatten(0, 1)
         if shared.augmentation == "crop-flip":
             positions = start + torch.arange(batch, device=device)
@@ -746,7 +791,6 @@ def train_many(
     loss_fn = torch.func.vmap(losses)
     if compile_step:
         loss_fn = _compiled(loss_fn, device, log) or loss_fn
-    ks_tensor = torch.tensor(ks, device=device)
     for model in models:
         model.train()
     for epoch in range(first_epoch, shared.epochs + 1):
@@ -757,7 +801,7 @@ def train_many(
         optimizer.lr = torch.tensor([s.lr_at(epoch) for s in settings], device=device)
         started = time.monotonic()
         loss_sum, correct = _many_epoch(
-            loss_fn, params, optimizer, encoding, ks_tensor, images, labels, settings, epoch
+            loss_fn, params, optimizer, encoding, ks, images, labels, settings, epoch
         )
         seconds = time.monotonic() - started
         for row, (loss, right) in enumerate(zip(loss_sum.tolist(), correct.tolist(), strict=True)):
