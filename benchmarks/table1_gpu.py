@@ -6,11 +6,11 @@ On whatever device is present (CUDA when available, else the CPU), at the paper'
 settings (20 MNIST CNNs, k = 5 ... 100, batch 128, SGD; votes n0 = 1,000 and n = 10,000 per
 image, the prediction from the bound samples): trains the 20 models as one with
 `randablate.training.train_many` for --epochs epochs on --train-images images (on a CPU, one
-minibatch), then counts votes
-for --vote-images test images at each k (on a CPU, 1 image at 2 values of k). It prints the
-seconds of the last training epoch and of the votes per image, and projects the minutes of
-Table 1: 400 epochs of 60,000 images, and votes for 10,000 images at each of the 20 k. Vote
-counting stops starting new k after --vote-budget seconds and projects from the k it counted.
+minibatch), then counts votes for --vote-images test images at each k (on a CPU, 1 image at 2
+values of k). It prints the seconds of the last training epoch and of the votes per image, and
+projects the minutes of Table 1: 400 epochs of 60,000 images, and votes for 10,000 images at
+each of the 20 k. Vote counting stops starting new k after --vote-budget seconds and projects
+from the k it counted.
 The weights and images need not be meaningful: the cost does not depend on them.
 """
 

@@ -154,6 +154,41 @@ def test_an_epochs_keep_sets_are_each_minibatchs_own_draws(ks):
             assert torch.equal(got[row], keep_masks_from_uniforms(u.unsqueeze(0), d, k)[0])
 
 
+def test_crop_flip_groups_train_as_each_model_alone(tmp_path):
+    # colour images, crop-flip drawn per model and image from each model's own stream
+    gen = torch.Generator().manual_seed(1)
+    labels = torch.randint(0, 4, (40,), generator=gen)
+    images = torch.rand(40, 3, 28, 28, generator=gen) * 0.2
+    images[torch.arange(40), labels % 3] += 0.7
+    encoding = get_encoding("multichannel", 3)
+    settings = [
+        TrainSettings(
+            epochs=1, batch_size=16, lr_schedule=[[1, 0.05]], seed=row, augmentation="crop-flip"
+        )
+        for row in range(2)
+    ]
+
+    def colour(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return build_model("cnn", 6, 4)
+
+    alone = []
+    for row, k in enumerate((50, 300)):
+        model = colour(row)
+        train(model, encoding, k, images, labels, settings[row], tmp_path / f"a{row}.pt")
+        alone.append(model)
+    group = [colour(0), colour(1)]
+    paths = [tmp_path / f"g{row}.pt" for row in range(2)]
+    train_many(group, encoding, [50, 300], images, labels, settings, paths)
+    for a, b in zip(alone, group, strict=True):
+        assert relative_difference(a, b) <= 1e-5
+    no_flip = [colour(0), colour(1)]
+    plain = [TrainSettings(**{**vars(s), "augmentation": "none"}) for s in settings]
+    paths = [tmp_path / f"p{row}.pt" for row in range(2)]
+    train_many(no_flip, encoding, [50, 300], images, labels, plain, paths)
+    assert relative_difference(no_flip[0], group[0]) > 1e-4  # the crops and flips mattered
+
+
 def small_group(tmp_path, name: str, **changes: object):
     images, labels = toy_data()
     settings = group_settings("sgd", [[1, 0.05], [3, 0.005]], **changes)
