@@ -279,3 +279,21 @@ def test_groups_that_cannot_train_as_one_are_refused(tmp_path):
     dataset = torch.utils.data.TensorDataset(images, labels)
     with pytest.raises(ValueError, match="tensor of images"):
         train_many(models, ENCODING, KS, dataset, None, settings, paths)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_draws_are_the_same_on_cuda():
+    seeds, ks = torch.tensor([5, 2**62 + 3, 77]), [5, 45, 700]
+    on = {}
+    for device in ("cpu", "cuda"):
+        s = seeds.to(device)
+        offsets, flips = training.crop_flip_draws(s, torch.arange(300, device=device), 4)
+        keep_sets = training.EpochKeepSets(s, ks, 784, chunk=8)
+        on[device] = [
+            training.epoch_orders(s, 1000),
+            offsets,
+            flips,
+            *(keep_sets[b] for b in (0, 9, 100)),
+        ]
+    for a, b in zip(on["cpu"], on["cuda"], strict=True):
+        assert torch.equal(a, b.cpu())
