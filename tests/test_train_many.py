@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from randablate import training
+from randablate import training, training_draws
 from randablate.ablation import keep_masks_from_uniforms
 from randablate.encoding import get_encoding
 from randablate.models import build_model
@@ -131,8 +131,10 @@ def test_the_stacked_update_is_torchs(optimizer):
 def test_ragged_keep_masks_are_each_rows_own():
     d, ks = 784, torch.tensor([0, 5, 45, 392, 700, 784])
     ms = torch.minimum(ks, d - ks)
-    u = training.keep_uniforms(torch.arange(6) * 7919, torch.tensor([3]), ms, int(ms.max()))[:, 0]
-    ragged = training.keep_masks_ragged(u, d, ks)
+    u = training_draws.keep_uniforms(torch.arange(6) * 7919, torch.tensor([3]), ms, int(ms.max()))[
+        :, 0
+    ]
+    ragged = training_draws.keep_masks_ragged(u, d, ks)
     for row, k in enumerate(ks.tolist()):
         own = keep_masks_from_uniforms(u[row : row + 1, : ms[row]], d, k)
         assert torch.equal(ragged[row : row + 1], own)
@@ -144,7 +146,7 @@ def test_an_epochs_keep_sets_are_each_minibatchs_own_draws(ks):
     # drawn 4 minibatches at a time, read across the chunks' edges, against one draw per
     # minibatch from the uniforms b*m .. b*m + m - 1 of each model's stream
     d, seeds = 784, torch.tensor([11, 22, 33][: len(ks)])
-    keep_sets = training.EpochKeepSets(seeds, ks, d, chunk=4)
+    keep_sets = training_draws.EpochKeepSets(seeds, ks, d, chunk=4)
     for b in (0, 3, 4, 9, 2):
         got = keep_sets[b]
         assert got.shape == (len(ks), d)
@@ -287,10 +289,10 @@ def test_training_draws_are_the_same_on_cuda():
     on = {}
     for device in ("cpu", "cuda"):
         s = seeds.to(device)
-        offsets, flips = training.crop_flip_draws(s, torch.arange(300, device=device), 4)
-        keep_sets = training.EpochKeepSets(s, ks, 784, chunk=8)
+        offsets, flips = training_draws.crop_flip_draws(s, torch.arange(300, device=device), 4)
+        keep_sets = training_draws.EpochKeepSets(s, ks, 784, chunk=8)
         on[device] = [
-            training.epoch_orders(s, 1000),
+            training_draws.epoch_orders(s, 1000),
             offsets,
             flips,
             *(keep_sets[b] for b in (0, 9, 100)),

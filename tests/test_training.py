@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import paper_config
 
-from randablate import training
+from randablate import training, training_draws
 from randablate.ablation import keep_masks
 from randablate.data import TrainingData
 from randablate.encoding import IMAGENET_NORMALIZE, channel_mean, get_encoding
@@ -353,7 +353,7 @@ def test_training_draws_come_from_the_epochs_streams(tmp_path):
 def test_crop_flip_draws_come_from_the_augment_stream():
     seeds = torch.tensor([derive_seed(3, "train-augment", 1), 12345])
     positions = torch.arange(100, 140)
-    offsets, flips = training.crop_flip_draws(seeds, positions, padding=4)
+    offsets, flips = training_draws.crop_flip_draws(seeds, positions, padding=4)
     assert offsets.shape == (2, 40, 2) and flips.shape == (2, 40)
     for row, seed in enumerate(seeds.tolist()):
         for col, p in enumerate(positions.tolist()):
@@ -370,7 +370,7 @@ def test_crop_flip_from_draws_is_the_generator_versions():
     offsets = torch.randint(0, 5, (6, 2), generator=replay)
     flips = torch.randint(0, 2, (6,), generator=replay).bool()
     assert torch.equal(
-        augment_crop_flip(x, gen, 2), training.crop_flip(x, offsets, flips, padding=2)
+        augment_crop_flip(x, gen, 2), training_draws.crop_flip(x, offsets, flips, padding=2)
     )
 
 
