@@ -466,8 +466,10 @@ class StackedOptimizer:
         self.steps[rows] = 0
 
     @torch.no_grad()
-    def step(self, params: Mapping[str, torch.Tensor]) -> None:
-        """Update every model's parameters from their gradients."""
+    def step(
+        self, params: Mapping[str, torch.Tensor], grads: Mapping[str, torch.Tensor] | None = None
+    ) -> None:
+        """Update every model's parameters from `grads` (default: their .grad)."""
         self.steps += 1
         decay = bool(self.any_decay)
         if self.kind == "adam":
@@ -475,7 +477,7 @@ class StackedOptimizer:
             step_size = (self.lr / (1 - beta1**self.steps)).float()
             root = (1 - beta2**self.steps).sqrt().float()
         for name, p in params.items():
-            grad = p.grad
+            grad = p.grad if grads is None else grads[name]
             if decay:
                 grad = grad.addcmul(_rows(self.weight_decay, p), p)
             state = self.state[name]
@@ -618,10 +620,8 @@ def _many_epoch(
         with _autocast(device, shared.precision):
             coded = encoding(flat, keep.unsqueeze(1).expand(count, batch, d).flatten(0, 1))
             losses, logits = loss_fn(params, coded.unflatten(0, (count, batch)), y)
-        losses.sum().backward()
-        optimizer.step(params)
-        for p in params.values():
-            p.grad = None
+        grads = torch.autograd.grad(losses.sum(), list(params.values()))
+        optimizer.step(params, dict(zip(params, grads, strict=True)))
         loss_sum += losses.detach() * batch
         correct += (logits.argmax(-1) == y).sum(1)
     return loss_sum, correct
