@@ -1,19 +1,25 @@
 """Training speed of the paper's MNIST CNN on ablated images, in fp32 and bf16.
 
-    python benchmarks/train_epoch.py [--batches 60] [--k 45] [--threads 2]
+    python benchmarks/train_epoch.py [--batches 60] [--k 45] [--threads 2] [--models N]
 
 Runs `training.train_epoch` (shared keep-set per minibatch of 128, SGD with momentum, as in the
 paper) on the first `--batches` minibatches of real MNIST (random images when MNIST is absent:
 the cost does not depend on the pixels), once per precision, and prints the seconds per full
 epoch of 60,000 images and the projected hours for the paper's 400 epochs. Compare the two
 precisions as a ratio measured in one run; absolute times on a shared machine are noisy.
+
+With `--models N`: instead, the second of two epochs of `train` for one model against that of
+`train_many` for N models (k spread from 5 up by 5, fp32), on the same images, and the seconds
+per model-epoch of each.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -59,14 +65,57 @@ def seconds_per_epoch(precision: str, images, labels, k: int, device: str) -> fl
     return (time.perf_counter() - start) * EPOCH_IMAGES / len(images)
 
 
+def group_epoch_seconds(models: int, images, labels, device: str) -> float:
+    """Seconds of the second epoch of 60,000 images: `train` (1 model) or `train_many`."""
+    encoding = get_encoding("multichannel", 1)
+    settings = [
+        TrainSettings(batch_size=BATCH, epochs=2, lr_schedule=[[1, 0.01]], seed=row)
+        for row in range(models)
+    ]
+    ks = [5 * (row + 1) for row in range(models)]
+    nets = []
+    for row in range(models):
+        torch.manual_seed(row)
+        nets.append(build_model("cnn", 2, 10))
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / f"{row}.pt" for row in range(models)]
+        if models == 1:
+            result = training.train(
+                nets[0], encoding, ks[0], images, labels, settings[0], paths[0], device
+            )
+        else:
+            (result, *_) = training.train_many(
+                nets, encoding, ks, images, labels, settings, paths, device
+            )
+    return result["history"][1]["seconds"] * EPOCH_IMAGES / len(images)
+
+
+def compare_group(models: int, images, labels, threads: int) -> None:
+    """Print one epoch of `train` (1 model) against `train_many` (`models` models)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"MNIST CNN, batch {BATCH}, fp32, {device}, {threads} CPU threads")
+    alone = group_epoch_seconds(1, images, labels, device)
+    group = group_epoch_seconds(models, images, labels, device)
+    print(f"train, 1 model:            {alone:7.1f} s/epoch, {alone:7.2f} s a model-epoch")
+    print(
+        f"train_many, {models:2d} models:    {group:7.1f} s/epoch, "
+        f"{group / models:7.2f} s a model-epoch"
+    )
+    print(f"train_many's model-epoch takes {group / models / alone:.2f}x the time of train's")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60, help="minibatches of 128 timed")
     parser.add_argument("--k", type=int, default=45)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--models", type=int, default=None, help="compare train_many of N")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images, labels = mnist_images(args.batches * BATCH)
+    if args.models:
+        compare_group(args.models, images, labels, args.threads)
+        return
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"MNIST CNN, batch {BATCH}, k = {args.k}, {args.threads} CPU threads")
     print("device  precision  s/epoch  h for 400 epochs")

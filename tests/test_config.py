@@ -15,7 +15,13 @@ from conftest import REPO, write_config
 from scipy import stats
 
 from randablate.certificates import least_votes_to_decide
-from randablate.config import ConfigError, attacked_images, check_config, num_images
+from randablate.config import (
+    ConfigError,
+    attacked_images,
+    check_config,
+    num_images,
+    training_groups,
+)
 
 PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -130,3 +136,14 @@ def test_config_checks_and_dataset_facts_do_not_import_torch():
     code = "import sys, randablate.config, randablate.datasets; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_training_groups_gather_equal_settings_in_increasing_k():
+    paper = {"epochs": 400, "lr": 0.01}
+    short = {"epochs": 20, "lr": 0.01}
+    models = [(k, paper) for k in (50, 5, 20, 10, 45)] + [(784, short), (30, short)]
+    assert training_groups(models, 2) == [[5, 10], [20, 45], [30, 784], [50]]
+    assert training_groups(models, 10) == [[5, 10, 20, 45, 50], [30, 784]]
+    assert training_groups(models, 1) == [[5], [10], [20], [30], [45], [50], [784]]
+    with pytest.raises(ConfigError, match=r"training\.group_size"):
+        training_groups(models, 0)

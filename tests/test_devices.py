@@ -116,3 +116,50 @@ def test_two_processes_never_share_a_device(tmp_path):
         for p in procs:
             p.communicate("\n", timeout=30)
     assert devices == ["cuda:0", "cuda:1"]
+
+
+def test_jobs_per_gpu_share_each_device_through_slots(tmp_path):
+    # 2 devices x 3 jobs each: the first slot of every device before the second of any
+    with contextlib.ExitStack() as stack:
+        got = [
+            stack.enter_context(
+                acquire_device(tmp_path, device_count=fake(2), env={}, jobs_per_gpu=3)
+            )
+            for _ in range(6)
+        ]
+        assert got == ["cuda:0", "cuda:1"] * 3
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "gpu-0.1.lock",
+            "gpu-0.2.lock",
+            "gpu-0.lock",
+            "gpu-1.1.lock",
+            "gpu-1.2.lock",
+            "gpu-1.lock",
+        ]
+        # a seventh job finds every slot taken and waits, here until its timeout
+        with (
+            pytest.raises(TimeoutError, match="x 3"),
+            acquire_device(
+                tmp_path, device_count=fake(2), env={}, jobs_per_gpu=3, timeout_s=0, poll_s=0
+            ),
+        ):
+            pass
+    with acquire_device(tmp_path, device_count=fake(2), env={}, jobs_per_gpu=3) as device:
+        assert device == "cuda:0"
+
+
+def test_one_job_per_gpu_keeps_the_lock_files_of_before(tmp_path):
+    with contextlib.ExitStack() as stack:
+        for _ in range(2):
+            stack.enter_context(acquire_device(tmp_path, device_count=fake(2), env={}))
+        with (
+            pytest.raises(TimeoutError),
+            acquire_device(tmp_path, device_count=fake(2), env={}, timeout_s=0, poll_s=0),
+        ):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu-0.lock", "gpu-1.lock"]
+    with (
+        pytest.raises(ValueError, match="jobs_per_gpu"),
+        acquire_device(tmp_path, device_count=fake(1), env={}, jobs_per_gpu=0),
+    ):
+        pass

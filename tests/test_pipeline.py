@@ -7,7 +7,18 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_TARGETS, dry_run, job_counts, paper_config, snakemake, write_config
+import torch
+import yaml
+from conftest import (
+    REPO,
+    TINY_TARGETS,
+    dry_run,
+    job_counts,
+    paper_config,
+    snakemake,
+    tiny_workdir,
+    write_config,
+)
 from statsmodels.stats.proportion import proportion_confint
 
 
@@ -163,3 +174,50 @@ def test_tiny_pipeline_scorecard_puts_every_table1_number_beside_the_papers(tiny
     assert bool(accuracy["within"]) == inside
     assert set(card["table"]) == {"table1", "discussion"}  # Table 2 scores k = 45 only
     assert set(card["scale"]) == {"reduced"}
+
+
+def test_a_group_job_trains_and_saves_every_member_as_per_k_jobs_do(mnist, tmp_path):
+    from randablate.models import load_model
+
+    models = {}
+    for group_size in (2, 1):
+        workdir = tiny_workdir(tmp_path / f"group{group_size}")
+        config = yaml.safe_load((workdir / "config.yaml").read_text())
+        config["training"]["group_size"] = group_size
+        config["training"]["mnist"].update(epochs=1, max_train_images=300, precision="fp32")
+        write_config(workdir, config)
+        targets = [f"results/models/mnist/multichannel/cnn/k{k}/model.pt" for k in (30, 90)]
+        run = snakemake(workdir, *targets, "--cores", "2", "--resources", "gpu=1")
+        assert run.returncode == 0, run.stderr[-5000:]
+        counts = job_counts(run.stderr)
+        assert counts.get("train_group_k30_to_k90", 0) == (group_size == 2)
+        assert counts.get("train", 0) == (0 if group_size == 2 else 2)
+        models[group_size] = [load_model(workdir / target) for target in targets]
+        if group_size == 2:
+            group_logs = workdir / "logs/results/models/mnist/multichannel/cnn"
+            assert "training 2 models together" in (group_logs / "train-k30-to-k90.log").read_text()
+            benchmark = "logs/benchmarks/results/models/mnist/multichannel/cnn/train-k30-to-k90.tsv"
+            assert (workdir / benchmark).exists()
+    for (grouped, meta), (alone, meta_alone) in zip(models[2], models[1], strict=True):
+        # the same metadata (seed, settings, history's epochs, provenance's keys) and weights
+        assert (meta["k"], meta["seed"], meta["training"]) == (
+            meta_alone["k"],
+            meta_alone["seed"],
+            meta_alone["training"],
+        )
+        assert set(meta["provenance"]) == set(meta_alone["provenance"])
+        assert [h["epoch"] for h in meta["history"]] == [1]
+        a = torch.cat([p.detach().flatten() for p in grouped.parameters()])
+        b = torch.cat([p.detach().flatten() for p in alone.parameters()])
+        assert float((a - b).norm() / b.norm()) < 1e-4
+
+
+def test_gpu_profile_trains_table1_in_one_job_at_the_papers_settings(tmp_path):
+    write_config(tmp_path, paper_config())
+    target = "results/gpu/tables/table1.csv"
+    run = snakemake(tmp_path, "--profile", str(REPO / "profiles/gpu"), target, "-n")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    assert counts["train_group_k5_to_k100"] == 1 and "train" not in counts
+    assert counts["votes_shard"] == 400 and counts["table1"] == 1
+    assert "results/gpu/models/mnist/multichannel/cnn/k45/model.pt" in run.stdout

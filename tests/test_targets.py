@@ -170,3 +170,26 @@ def test_bad_authors_checkpoints_and_imagenet_subset_settings_are_named(tmp_path
     assert "imagenet.num_images = 401; expected at most 400 while imagenet.subset is authors" in (
         run.stdout + run.stderr
     )
+
+
+@pytest.mark.parametrize(("group_size", "groups"), [(3, 7), (20, 1), (8, 3)])
+def test_table1_models_train_in_groups_of_training_group_size(paper_workdir, group_size, groups):
+    config = yaml.safe_load((paper_workdir / "config.yaml").read_text())
+    config["training"]["group_size"] = group_size
+    write_config(paper_workdir, config)
+    counts, output = dry_run(paper_workdir, "results/tables/table1.csv")
+    grouped = {rule: n for rule, n in counts.items() if rule.startswith("train_group_")}
+    # 20 models: ceil(20 / size) jobs, the last one alone (rule train) when 20 % size is 1
+    singles = counts.get("train", 0)
+    assert len(grouped) + singles == groups == -(-20 // group_size)
+    assert all(n == 1 for n in grouped.values())
+    assert singles == (1 if 20 % group_size == 1 else 0)
+    assert counts["votes_shard"] == 400  # downstream unchanged: the same model.pt paths
+    for k in (5, 45, 100):
+        assert f"results/models/mnist/multichannel/cnn/k{k}/model.pt" in output
+    if group_size == 3:
+        assert "train_group_k5_to_k15" in grouped and "train_group_k95_to_k100" in grouped
+    # Table 2: k = 45 comes from its group; the unprotected CNN (k = 784) trains in its own job
+    counts, _ = dry_run(paper_workdir, "results/tables/table2.csv")
+    assert counts.get("train") == 1
+    assert sum(n for rule, n in counts.items() if rule.startswith("train_group_")) == 1

@@ -8,12 +8,12 @@ import pytest
 import torch
 from conftest import paper_config
 
-from randablate import training
+from randablate import training, training_draws
 from randablate.ablation import keep_masks
 from randablate.data import TrainingData
 from randablate.encoding import IMAGENET_NORMALIZE, channel_mean, get_encoding
 from randablate.models import build_model, load_model
-from randablate.seeding import derive_seed, generator
+from randablate.seeding import derive_seed
 from randablate.training import TrainSettings, augment_crop_flip, train
 
 
@@ -293,21 +293,54 @@ def test_crop_flip_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
     assert not same_weights(reference, plain)  # the augmentation changed what was seen
 
 
-def test_no_augmentation_keeps_the_original_random_stream(tmp_path):
-    # The tensor path without augmentation draws, per epoch, a permutation and then one shared
-    # keep-set per minibatch from one generator, exactly as before augmentation existed.
+MASK = (1 << 64) - 1
+
+
+def splitmix64_int(seed: int, counter: int) -> int:
+    """SplitMix64's output `counter` of stream `seed`, with unsigned Python integers."""
+    z = (seed + (counter + 1) * 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def uniform_int(seed: int, counter: int) -> float:
+    """The float64 in [0, 1) of the top 53 bits of `splitmix64_int`."""
+    return (splitmix64_int(seed, counter) >> 11) * 2.0**-53
+
+
+def floyd(us: list[float], d: int, k: int) -> set[int]:
+    """The keep-set Floyd's algorithm makes from min(k, d - k) uniforms, one pixel at a time."""
+    m, chosen = len(us), set()
+    for i, u in enumerate(us):
+        j = d - m + i
+        t = min(int(u * (j + 1)), j)
+        chosen.add(j if t in chosen else t)
+    return chosen if m == k else set(range(d)) - chosen
+
+
+def test_training_draws_come_from_the_epochs_streams(tmp_path):
+    # Re-derived with Python integers: the shuffle sorts images by their uniform in the epoch's
+    # "train-shuffle" stream; minibatch b keeps the pixels Floyd picks from uniforms b*m .. b*m+m-1
+    # of the "train-ablation" stream (m = min(k, d - k)).
     images, labels = colour_data(40)
     encoding = get_encoding("multichannel", 3)
-    settings = TrainSettings(epochs=2, batch_size=16, optimizer="adam", lr_schedule=[[1, 1e-3]])
+    settings = TrainSettings(
+        epochs=2, batch_size=16, optimizer="adam", lr_schedule=[[1, 1e-3]], seed=9
+    )
     model = colour_model()
     train(model, encoding, 60, images, labels, settings, tmp_path / "c.pt")
     reference = colour_model()
     optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3, fused=True)
     for epoch in (1, 2):
-        gen = generator(derive_seed(settings.seed, "train-epoch", epoch))
-        order = torch.randperm(40, generator=gen)
-        for batch in order.split(16):
-            keep = keep_masks(1, 28 * 28, 60, gen).expand(len(batch), -1)
+        shuffle = derive_seed(9, "train-shuffle", epoch)
+        ablation = derive_seed(9, "train-ablation", epoch)
+        order = sorted(range(40), key=lambda i: uniform_int(shuffle, i))
+        for b, start in enumerate(range(0, 40, 16)):
+            batch = order[start : start + 16]
+            kept = floyd([uniform_int(ablation, b * 60 + i) for i in range(60)], 28 * 28, 60)
+            keep = torch.zeros(len(batch), 28 * 28, dtype=torch.bool)
+            keep[:, sorted(kept)] = True
             loss = torch.nn.functional.cross_entropy(
                 reference(encoding(images[batch], keep)), labels[batch]
             )
@@ -315,6 +348,30 @@ def test_no_augmentation_keeps_the_original_random_stream(tmp_path):
             loss.backward()
             optimizer.step()
     assert same_weights(model, reference)
+
+
+def test_crop_flip_draws_come_from_the_augment_stream():
+    seeds = torch.tensor([derive_seed(3, "train-augment", 1), 12345])
+    positions = torch.arange(100, 140)
+    offsets, flips = training_draws.crop_flip_draws(seeds, positions, padding=4)
+    assert offsets.shape == (2, 40, 2) and flips.shape == (2, 40)
+    for row, seed in enumerate(seeds.tolist()):
+        for col, p in enumerate(positions.tolist()):
+            u = [uniform_int(seed, 3 * p + j) for j in range(3)]
+            assert offsets[row, col].tolist() == [int(u[0] * 9), int(u[1] * 9)]
+            assert bool(flips[row, col]) == (u[2] < 0.5)
+    assert set(offsets.flatten().tolist()) == set(range(9))
+
+
+def test_crop_flip_from_draws_is_the_generator_versions():
+    x = torch.rand(6, 3, 8, 8)
+    gen = torch.Generator().manual_seed(2)
+    replay = torch.Generator().set_state(gen.get_state())
+    offsets = torch.randint(0, 5, (6, 2), generator=replay)
+    flips = torch.randint(0, 2, (6,), generator=replay).bool()
+    assert torch.equal(
+        augment_crop_flip(x, gen, 2), training_draws.crop_flip(x, offsets, flips, padding=2)
+    )
 
 
 def test_dataset_path_trains_and_resumes_to_the_same_weights(tmp_path, monkeypatch):

@@ -119,6 +119,22 @@ def _check_attack(cfg: Mapping[str, Any]) -> None:
         )
 
 
+def training_groups(models: list[tuple[int, Mapping[str, Any]]], size: int) -> list[list[int]]:
+    """The ks of each training job: models (k, training settings) of equal settings, `size` a job.
+
+    Groups follow increasing k; a model whose settings no other shares trains alone.
+    """
+    if size < 1:
+        raise config_error("training.group_size", size, "an integer >= 1")
+    by_settings: dict[str, list[int]] = {}
+    for k, settings in sorted(models, key=lambda item: item[0]):
+        by_settings.setdefault(repr(sorted(settings.items())), []).append(k)
+    groups = []
+    for ks in by_settings.values():
+        groups += [ks[start : start + size] for start in range(0, len(ks), size)]
+    return sorted(groups)
+
+
 def check_config(cfg: Mapping[str, Any]) -> None:
     """Raise ConfigError, naming the key, for a value that is wrong given the rest of `cfg`."""
     for dataset in DATASETS:

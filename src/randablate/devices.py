@@ -59,13 +59,18 @@ def acquire_device(
     env: Mapping[str, str] | None = None,
     timeout_s: float = 24 * 3600.0,
     poll_s: float = 5.0,
+    jobs_per_gpu: int = 1,
 ) -> Iterator[str]:
     """Yield the device a job should use ("cpu" or "cuda:i"), holding a lock on it until exit.
 
     Without CUDA: "cpu". With CUDA_VISIBLE_DEVICES naming exactly one device (a scheduler's
-    choice): "cuda:0", as is. Otherwise the first device whose lock file in `lock_dir` can be
-    locked exclusively (fcntl.flock); waits (polling) while all are taken, up to `timeout_s`.
+    choice): "cuda:0", as is. Otherwise a free one of `jobs_per_gpu` slots of each device, each
+    a lock file in `lock_dir` locked exclusively (fcntl.flock), the first slot of every device
+    before the second of any (jobs spread over the devices); waits (polling) while all are
+    taken, up to `timeout_s`. Slot 0 of device i is gpu-i.lock, slot s > 0 gpu-i.s.lock.
     """
+    if jobs_per_gpu < 1:
+        raise ValueError(f"jobs_per_gpu must be >= 1, got {jobs_per_gpu}")
     env = os.environ if env is None else env
     count = device_count()
     if count == 0:
@@ -80,16 +85,26 @@ def acquire_device(
     lock_dir = Path(lock_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
+    slots = [
+        (index, physical, slot)
+        for slot in range(jobs_per_gpu)
+        for index, physical in enumerate(ids)
+    ]
     while True:
-        for index, physical in enumerate(ids):
-            lock_path = lock_dir / f"gpu-{physical}.lock"
+        for index, physical, slot in slots:
+            lock_path = lock_dir / (
+                f"gpu-{physical}.lock" if slot == 0 else f"gpu-{physical}.{slot}.lock"
+            )
             fd = _try_lock(lock_path)
             if fd is None:
                 continue
             try:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
-                _report(log, f"cuda:{index}", f"physical GPU {physical}, lock {lock_path}")
+                why = (
+                    f"physical GPU {physical}, slot {slot + 1} of {jobs_per_gpu}, lock {lock_path}"
+                )
+                _report(log, f"cuda:{index}", why)
                 yield f"cuda:{index}"
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -97,8 +112,9 @@ def acquire_device(
             return
         if time.monotonic() >= deadline:
             raise TimeoutError(
-                f"no free GPU among {ids} (locks in {lock_dir}) after {timeout_s:.0f} s; "
-                "give snakemake --resources gpu=N with N at most the number of GPUs"
+                f"no free GPU slot among {ids} x {jobs_per_gpu} (locks in {lock_dir}) after "
+                f"{timeout_s:.0f} s; give snakemake --resources gpu=N with N at most the number "
+                "of GPUs times compute.jobs_per_gpu"
             )
         time.sleep(poll_s)
 

@@ -28,6 +28,7 @@ rule attack_shard:
         precision=config["attack"]["precision"],
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
+        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
     script:
         "../scripts/attack_shard.py"
 

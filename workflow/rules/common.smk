@@ -4,6 +4,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 # Jobs import the randablate package of this checkout, also inside the conda envs of envs/.
 SRC_DIR = str(Path(workflow.basedir) / "src")
@@ -25,6 +26,7 @@ from randablate.config import (
     authors_checkpoints,
     check_config,
     num_images,
+    training_groups,
 )
 from randablate.datasets import (
     CIFAR10_FILES,
@@ -241,9 +243,11 @@ def table_files(pattern, dataset):
     return model_files(pattern, dataset, section(dataset)["k"])
 
 
-def table1_files(pattern):
-    """Expand a {dataset}/{encoding}/{arch}/{k} path pattern over Table 1's models."""
-    return table_files(pattern, "mnist")
+def table1_files(pattern, ks=None):
+    """Expand a {dataset}/{encoding}/{arch}/{k} path pattern over Table 1's models (or those of `ks`)."""
+    if ks is None:
+        return table_files(pattern, "mnist")
+    return model_files(pattern, "mnist", ks)
 
 
 def balanced_range(shard, shards, total):
@@ -330,6 +334,33 @@ def training_settings(wildcards):
     ):
         settings["epochs"] = baseline_epochs
     return settings
+
+
+def table1_training_settings(k):
+    """The training settings of Table 1's model of `k`."""
+    return training_settings(SimpleNamespace(dataset="mnist", k=str(k)))
+
+
+def table1_training_groups():
+    """The ks of each group training job of Table 1 (training.group_size; none when it is 1)."""
+    size = config["training"]["group_size"]
+    if size == 1:
+        return []
+    authors = set(AUTHORS_MODELS)
+    trained = [
+        k
+        for k in config["table1"]["k"]
+        if table1_files(f"{MODEL_DIR}/model.pt", [k])[0] not in authors
+    ]
+    items = [(k, table1_training_settings(k)) for k in trained]
+    return [ks for ks in training_groups(items, size) if len(ks) > 1]
+
+
+# Table 1's models (relative to results_dir), and the groups that train them together (train.smk).
+TABLE1_MODELS = (
+    f"models/mnist/{config['table1']['encoding']}/{config['table1']['arch']}"
+)
+TRAIN_GROUPS = table1_training_groups()
 
 
 # The Pointwise attack (attack.smk): Table 2, its soundness table, Figures 3 and 5.

@@ -19,9 +19,48 @@ rule train:
         settings=training_settings,
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
+        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
         repo=workflow.basedir,
+        compile=config["compute"]["train"]["compile"],
     script:
         "../scripts/train.py"
+
+
+# With training.group_size > 1, Table 1's models train in groups, one job each (train_many); a
+# rule without wildcards is preferred over rule train for the models it writes.
+for group_ks in TRAIN_GROUPS:
+
+    rule:
+        name:
+            f"train_group_k{group_ks[0]}_to_k{group_ks[-1]}"
+        input:
+            mnist_files("train"),
+        output:
+            models=table1_files(f"{MODEL_DIR}/model.pt", group_ks),
+        log:
+            log_of(f"{TABLE1_MODELS}/train-k{group_ks[0]}-to-k{group_ks[-1]}.log"),
+        benchmark:
+            benchmark_of(f"{TABLE1_MODELS}/train-k{group_ks[0]}-to-k{group_ks[-1]}.tsv")
+        conda:
+            "../../envs/torch.yaml"
+        threads: config["compute"]["train"]["threads"]
+        resources:
+            gpu=1,
+            mem_mb=config["compute"]["train"]["mem_mb"],
+        params:
+            checkpoints=table1_files(f"{MODEL_DIR}/checkpoint.pt", group_ks),
+            ks=group_ks,
+            settings=[table1_training_settings(k) for k in group_ks],
+            data={"dataset": "mnist", "dir": MNIST_DIR},
+            encoding=config["table1"]["encoding"],
+            arch=config["table1"]["arch"],
+            seed=config["seed"],
+            lock_dir=config["compute"]["gpu_lock_dir"],
+            jobs_per_gpu=config["compute"]["jobs_per_gpu"],
+            repo=workflow.basedir,
+            compile=config["compute"]["train"]["compile"],
+        script:
+            "../scripts/train_group.py"
 
 
 # The models the authors released (authors_checkpoints.dir), imported instead of trained.

@@ -25,6 +25,7 @@ rule votes_shard:
         # each scheme's own random streams, none a prefix of another's (randablate.seeding)
         run=scheme_value("run"),
         lock_dir=config["compute"]["gpu_lock_dir"],
+        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
     script:
         "../scripts/votes_shard.py"
 
@@ -70,5 +71,6 @@ rule base_accuracy:
         precision=config["base_accuracy"]["precision"],
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
+        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
     script:
         "../scripts/base_accuracy.py"

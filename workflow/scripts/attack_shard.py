@@ -28,7 +28,9 @@ def main():
     images, labels, indices = load_eval_images(snakemake.params.data, start, stop)
     settings = AttackSettings(**snakemake.params.settings)
     log.info("k=%d images %d..%d settings=%s", k, start, stop - 1, settings)
-    with acquire_device(snakemake.params.lock_dir, log=log) as device:
+    with acquire_device(
+        snakemake.params.lock_dir, log=log, jobs_per_gpu=snakemake.params.jobs_per_gpu
+    ) as device:
         smoothed, _ = load_smoothed(
             snakemake.input.model,
             k,

@@ -20,7 +20,7 @@ def main():
     p = snakemake.params
     images, labels, _ = load_eval_images(p.data, 0, p.num_images)
     seed = derive_seed(p.seed, "base-accuracy", wc.dataset, wc.encoding, wc.arch, k)
-    with acquire_device(p.lock_dir, log=log) as device:
+    with acquire_device(p.lock_dir, log=log, jobs_per_gpu=p.jobs_per_gpu) as device:
         smoothed, meta = load_smoothed(
             snakemake.input.model, k, batch_size=p.batch_size, precision=p.precision, device=device
         )

@@ -19,6 +19,8 @@ with job_log(snakemake, "training failed") as log:
         settings=p.settings,
         base_seed=p.seed,
         lock_dir=p.lock_dir,
+        jobs_per_gpu=p.jobs_per_gpu,
         repo=p.repo,
         log=log,
+        compile_step=p.compile,
     )

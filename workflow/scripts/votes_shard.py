@@ -27,7 +27,9 @@ def main():
     run = snakemake.params.run
     seed = vote_seed(snakemake.params.seed, run, wc.dataset, wc.encoding, wc.arch, k)
     log.info("k=%d images %d..%d stages=%s run=%s", k, start, stop - 1, settings["stages"], run)
-    with acquire_device(snakemake.params.lock_dir, log=log) as device:
+    with acquire_device(
+        snakemake.params.lock_dir, log=log, jobs_per_gpu=snakemake.params.jobs_per_gpu
+    ) as device:
         smoothed, _ = load_smoothed(
             snakemake.input.model,
             k,
