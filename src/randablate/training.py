@@ -32,7 +32,7 @@ from .models import build_model, save_model
 from .provenance import git_commit, hardware, package_versions
 from .seeding import derive_seed, generator
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 AUGMENTATIONS = ("none", "crop-flip", "resized-crop-flip")
 
 
@@ -132,6 +132,10 @@ def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimiz
             momentum=settings.momentum,
             weight_decay=settings.weight_decay,
             fused=True,
+        )
+    if settings.optimizer == "adamw":  # decoupled weight decay (feature partition aggregation)
+        return torch.optim.AdamW(
+            model.parameters(), lr=lr, weight_decay=settings.weight_decay, fused=True
         )
     return torch.optim.Adam(
         model.parameters(), lr=lr, weight_decay=settings.weight_decay, fused=True
