@@ -23,6 +23,7 @@ from randablate.partition import (
     plurality,
     save_ensemble,
     submodel_predictions,
+    submodel_seed,
     submodel_settings,
     train_submodels,
     vote_counts,
@@ -230,3 +231,16 @@ def test_train_submodels_resumes_and_round_trips(tmp_path) -> None:
     assert np.array_equal(other[:, 0], want[:, 0])
     with pytest.raises(ValueError, match="one mask"):
         train_submodels(models, encoding, masks[:1], images, labels, settings, paths, "cpu")
+
+
+def test_each_submodel_and_split_has_its_own_seed() -> None:
+    seeds = {
+        submodel_seed(0, "mnist", "multichannel", "cnn", groups, order, t)
+        for groups in (5, 10)
+        for order in ("row", "column")
+        for t in range(5)
+    }
+    assert len(seeds) == 20  # so a checkpoint of another split fails the settings check
+    assert submodel_seed(0, "mnist", "multichannel", "cnn", 5, "row", 0) == submodel_seed(
+        0, "mnist", "multichannel", "cnn", 5, "row", 0
+    )

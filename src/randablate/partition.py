@@ -112,10 +112,13 @@ def submodel_settings(training: Mapping[str, Any], seed: int) -> TrainSettings:
 
 
 def submodel_seed(
-    base_seed: int, dataset: str, encoding: str, arch: str, groups: int, t: int
+    base_seed: int, dataset: str, encoding: str, arch: str, groups: int, order: str, t: int
 ) -> int:
-    """The seed of submodel t of a T-group ensemble (initialisation and training order)."""
-    return derive_seed(base_seed, "fpa-train", dataset, encoding, arch, groups, t)
+    """The seed of submodel t of a T-group ensemble (initialisation and training order).
+
+    The split's order is part of it, so that a checkpoint of another split is never resumed.
+    """
+    return derive_seed(base_seed, "fpa-train", dataset, encoding, arch, groups, order, t)
 
 
 def train_submodels(
@@ -221,7 +224,8 @@ def train_ensemble_and_save(
     height, width = images.shape[-2:]
     masks = group_masks(height, width, groups, order)
     seeds = [
-        submodel_seed(base_seed, dataset, encoding_name, arch, groups, t) for t in range(groups)
+        submodel_seed(base_seed, dataset, encoding_name, arch, groups, order, t)
+        for t in range(groups)
     ]
     settings = [submodel_settings(training, seed) for seed in seeds]
     models = []
