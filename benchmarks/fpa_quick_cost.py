@@ -4,7 +4,7 @@
 
 Times, in one process and one after the other (so that a shared machine slows both alike; with
 `--repeats` alternating which goes first, the fastest of each counting): one
-feature-partition submodel trained at the quick profile's settings (2 epochs of AdamW on 10,000
+feature-partition submodel trained at the quick profile's settings (2 epochs of AdamW on 8,000
 images, bf16), a randomized-ablation model (k = 45) trained on the same images and epochs, the
 ensemble's votes and randomized ablation's votes at Lee et al.'s quick sampling (n0 + n = 2,100)
 on a few images. It prints each time and the ratios that turn the quick profile's own costs into
@@ -42,7 +42,7 @@ QUICK = {
     "weight_decay": 1e-3,
     "precision": "bf16",
     "checkpoint_every": 2,
-    "max_train_images": 10000,
+    "max_train_images": 8000,
 }
 
 
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vote-images", type=int, default=10)
+    parser.add_argument("--images", type=int, default=QUICK["max_train_images"])
     parser.add_argument(
         "--repeats",
         type=int,
@@ -92,6 +93,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    quick = {**QUICK, "max_train_images": args.images}
     images, labels = load_mnist(args.data_dir, "train")
     test_x, _ = load_mnist(args.data_dir, "test")
     encoding = get_encoding("multichannel", 1)
@@ -101,10 +103,10 @@ def main() -> None:
         for repeat in range(args.repeats):
             runs = [
                 lambda r=repeat: fpa_times.append(
-                    _train_fpa(images, labels, encoding, masks[0], QUICK, Path(tmp) / f"f{r}.pt")
+                    _train_fpa(images, labels, encoding, masks[0], quick, Path(tmp) / f"f{r}.pt")
                 ),
                 lambda r=repeat: ra_times.append(
-                    _train_ra(images, labels, encoding, QUICK, Path(tmp) / f"r{r}.pt")
+                    _train_ra(images, labels, encoding, quick, Path(tmp) / f"r{r}.pt")
                 ),
             ]
             for run in runs if repeat % 2 == 0 else runs[::-1]:
