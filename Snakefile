@@ -35,6 +35,7 @@ include: "workflow/rules/attack.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/explanatory.smk"
 include: "workflow/rules/compared.smk"
+include: "workflow/rules/l0compared.smk"
 
 
 onsuccess:

@@ -69,6 +69,10 @@ def test_the_papers_config_passes_and_counts_its_images():
             lambda c: (c["training"].update(baseline_epochs=3), c["attack"].update(baseline_k=45)),
             "training.baseline_epochs = 3",
         ),
+        (
+            lambda c: c["fpa"].update(compare_k=[45, 47]),
+            "fpa.compare_k = [45, 47]; expected values of table1.k",
+        ),
     ],
 )
 def test_each_bad_value_is_refused_naming_its_key(change, message):

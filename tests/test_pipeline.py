@@ -38,12 +38,17 @@ def test_quick_profile_dry_run_covers_every_target(tmp_path):
     run = snakemake(tmp_path, "--profile", str(REPO / "profiles/quick"), "-n")
     assert run.returncode == 0, run.stderr
     counts = job_counts(run.stdout)
-    assert counts["votes_shard"] == 6 and counts["table1"] == 1  # 3 values of k, 2 shards each
+    # 3 values of k, 2 shards each; and k = 45 with Lee et al.'s sampling, 2 shards
+    assert counts["votes_shard"] == 8 and counts["table1"] == 1
     assert counts["figure_certified_accuracy"] == 1
     # every target that needs only MNIST: Tables 1 and 2, Figures 1-5, the Discussion, the scorecard
     for rule in ("table2", "figure1", "figure2", "figure3", "figure4", "figure5", "discussion"):
         assert counts[rule] == 1, rule
     assert counts["reproduction"] == 1 and "table3" not in counts and "table6" not in counts
+    # the L0 certificates compared: FPA at T = 5 and 10, Lee et al.'s sampling for k = 45
+    assert counts["fpa_train"] == counts["fpa_votes"] == 2
+    assert counts["l0_certificates_compared"] == counts["figure_l0_certificates_compared"] == 1
+    assert counts["votes_gather"] == 4  # 3 values of k, and k = 45 again with Lee's sampling
 
 
 @pytest.mark.parametrize(
@@ -76,6 +81,12 @@ def test_quick_profile_dry_run_covers_every_target(tmp_path):
             ("60000 is greater than the maximum of 50176", "instance['table7']['imagenet_k']"),
         ),
         (lambda c: c["table3"].update(arch="cnn"), "'cnn' is not one of"),
+        (
+            lambda c: c["fpa"].update(groups=[25, 900]),
+            ("900 is greater than the maximum of 784", "instance['fpa']['groups']"),
+        ),
+        (lambda c: c["fpa"]["training"].update(lr_schedule="step"), "'step' is not one of"),
+        (lambda c: c["fpa"].update(compare_k=[44]), "fpa.compare_k = [44]; expected values"),
         (lambda c: c["table3"].update(colour=1), "'colour' was unexpected"),
         (lambda c: c["training"]["cifar10"].update(augmentation="mixup"), "'mixup' is not one"),
         (

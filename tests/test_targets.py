@@ -59,6 +59,16 @@ EXPECTED = {
         "figure_certificates_compared": 1,
     },
     "results/figures/certificates_compared_imagenet.png": {"train": 3, "votes_shard": 60},
+    # beyond the paper, part two: k = 45 (standard and Lee et al.'s sampling, 20 shards each)
+    # beside feature partition aggregation at T = 25, 60 and 80
+    "results/figures/l0_certificates_compared_mnist.png": {
+        "train": 1,
+        "votes_shard": 40,
+        "fpa_train": 3,
+        "fpa_votes": 3,
+        "l0_certificates_compared": 1,
+        "figure_l0_certificates_compared": 1,
+    },
 }
 
 
@@ -87,6 +97,8 @@ def test_default_target_builds_every_table_the_data_allow(paper_workdir):
     assert counts["reproduction"] == 1
     assert counts["figure_certified_accuracy"] == 3
     assert counts["certificates_compared"] == counts["figure_certificates_compared"] == 3
+    assert counts["fpa_train"] == counts["fpa_votes"] == 3
+    assert counts["l0_certificates_compared"] == counts["figure_l0_certificates_compared"] == 1
     # 22 MNIST models (20 for Table 1, the mean encoding, the unprotected CNN), 13 CIFAR-10
     # (ResNet18 and ResNet50 at 6 values of k, the mean encoding) and 3 ImageNet models
     assert counts["train"] == 22 + 13 + 3

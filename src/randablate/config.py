@@ -156,6 +156,20 @@ def check_config(cfg: Mapping[str, Any]) -> None:
             "(the authors' list)",
         )
     _check_attack(cfg)
+    _check_fpa(cfg)
+
+
+def _check_fpa(cfg: Mapping[str, Any]) -> None:
+    fpa = cfg.get("fpa")
+    if fpa is None:
+        return
+    missing = sorted(set(fpa["compare_k"]) - set(cfg["table1"]["k"]))
+    if missing:
+        raise config_error(
+            "fpa.compare_k",
+            fpa["compare_k"],
+            f"values of table1.k {cfg['table1']['k']} (the models compared); {missing} is not",
+        )
 
 
 def authors_checkpoints(cfg: Mapping[str, Any]) -> dict[tuple[str, str, str, int], Path]:

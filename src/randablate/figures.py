@@ -273,3 +273,49 @@ def plot_adversarial_examples(
     fig.suptitle(textwrap.fill(title, width=max(30, 16 * columns)), fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_l0_compared(
+    curves: pd.DataFrame,
+    labels: Mapping[str, str],
+    path: str | os.PathLike,
+    title: str,
+    quoted: Mapping[str, float] | None = None,
+) -> None:
+    """Draw certified accuracy against ρ, one line per certificate (columns of `curves`).
+
+    Randomized ablation's certificates (methods ra_*, lee_*) are dashed, feature partition
+    aggregation's (fpa_*) solid; `labels` maps each method to its legend text. `quoted` maps a
+    legend text to a median a paper reports, drawn as a marker at (median, 50%): a curve that
+    passes on or above it has at least that median.
+    """
+    methods = [c for c in curves.columns if c != "rho"]
+    fig, ax = plt.subplots(figsize=(11, 4.6))
+    fpa = [m for m in methods if m.startswith("fpa_")]
+    other = [m for m in methods if m not in fpa]
+    for colours, group, style in (
+        (plt.get_cmap("tab10").colors, other, "--"),
+        (line_colours(len(fpa)), fpa, "-"),
+    ):
+        for colour, method in zip(colours, group, strict=False):
+            ax.step(
+                curves["rho"],
+                curves[method],
+                where="post",
+                linestyle=style,
+                color=colour,
+                label=labels.get(method, method),
+            )
+    markers = ("*", "X", "P", "D")
+    for marker, (label, median) in zip(markers, (quoted or {}).items(), strict=False):
+        ax.plot([median], [50], marker=marker, color="black", linestyle="none", label=label)
+    reached = curves.loc[(curves[methods] > 0).any(axis=1), "rho"]
+    right = max([int(reached.max()) + 1 if len(reached) else 1, *(quoted or {}).values()])
+    ax.set_xlim(0, right + 1 if quoted else right)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("L0 radius ρ (pixels)")
+    ax.set_ylabel("certified accuracy (%)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 0.62, 1))  # the legend right of the axes
+    save_figure(fig, path)

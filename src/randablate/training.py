@@ -42,7 +42,7 @@ from .training_draws import (
     epoch_seeds,
 )
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 AUGMENTATIONS = ("none", "crop-flip", "resized-crop-flip")
 
 
@@ -135,6 +135,10 @@ def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimiz
             momentum=settings.momentum,
             weight_decay=settings.weight_decay,
             fused=True,
+        )
+    if settings.optimizer == "adamw":  # decoupled weight decay (feature partition aggregation)
+        return torch.optim.AdamW(
+            model.parameters(), lr=lr, weight_decay=settings.weight_decay, fused=True
         )
     return torch.optim.Adam(
         model.parameters(), lr=lr, weight_decay=settings.weight_decay, fused=True

@@ -490,6 +490,9 @@ def default_targets():
         REPRODUCTION,
         ATTACK_SOUNDNESS,
         PROVENANCE,
+        # beyond the paper: L0 certificates compared (l0compared.smk)
+        L0_COMPARED,
+        FIGURE_L0_COMPARED,
     ]
 
 
@@ -528,3 +531,46 @@ def print_run_summary():
         print(summary_text(pd.read_csv(REPRODUCTION)), f"({REPRODUCTION})")
     where = f"the results in {RESULTS}"
     print(f"Report: rerun the same command with --report report.html ({where}).")
+
+
+# Beyond the paper, part two (l0compared.smk): feature partition aggregation beside randomized
+# ablation on Table 1's MNIST test images.
+FPA_DIR = result("fpa/{dataset}/{encoding}/{arch}/T{groups}")
+FPA_MODEL = f"{FPA_DIR}/ensemble.pt"
+FPA_VOTES = f"{FPA_DIR}/votes.npz"
+L0_COMPARED = result("tables/l0_certificates_compared_mnist.csv")
+L0_CURVES = result("tables/l0_certificates_compared_mnist_curves.csv")
+FIGURE_L0_COMPARED = result("figures/l0_certificates_compared_mnist.png")
+PAPER_FPA = (
+    Path(workflow.basedir) / "resources" / "fpa" / "hammoudeh_lowd_2024_mnist.csv"
+)
+
+
+def fpa_files(pattern):
+    """Expand an FPA path pattern over the config's values of T (MNIST)."""
+    f = config["fpa"]
+    return expand(
+        pattern,
+        dataset="mnist",
+        encoding=f["encoding"],
+        arch=f["arch"],
+        groups=f["groups"],
+    )
+
+
+def vote_benchmarks(sampling, k):
+    """The benchmark files of one MNIST model's vote shards under a sampling scheme."""
+    shards = (
+        config["table7"]["shards"] if sampling == "lee" else config["table1"]["shards"]
+    )
+    t1 = config["table1"]
+    return [
+        f"logs/benchmarks/{VOTES_DIR}/shard-{shard}-of-{shards}.tsv".format(
+            dataset="mnist",
+            encoding=t1["encoding"],
+            arch=t1["arch"],
+            k=k,
+            sampling=sampling,
+        )
+        for shard in range(shards)
+    ]

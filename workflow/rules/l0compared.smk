@@ -1,0 +1,146 @@
+# Beyond the paper, part two: feature partition aggregation (Hammoudeh & Lowd, AAAI 2024) certified
+# on Table 1's test images beside randomized ablation (Corollaries 1 and 2, top-k, Lee et al.).
+
+
+rule fpa_train:
+    input:
+        data_input("train"),
+    output:
+        model=FPA_MODEL,
+    log:
+        f"logs/{FPA_DIR}/train.log",
+    benchmark:
+        f"logs/benchmarks/{FPA_DIR}/train.tsv"
+    wildcard_constraints:
+        groups=r"\d+",
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["compute"]["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["compute"]["train"]["mem_mb"],
+    params:
+        checkpoints=f"{FPA_DIR}/checkpoints",
+        data=data_params,
+        order=config["fpa"]["order"],
+        training=config["fpa"]["training"],
+        seed=config["seed"],
+        lock_dir=config["compute"]["gpu_lock_dir"],
+        repo=workflow.basedir,
+    script:
+        "../scripts/fpa_train.py"
+
+
+rule fpa_votes:
+    input:
+        data_input("test"),
+        model=FPA_MODEL,
+    output:
+        votes=FPA_VOTES,
+    log:
+        f"logs/{FPA_DIR}/votes.log",
+    benchmark:
+        f"logs/benchmarks/{FPA_DIR}/votes.tsv"
+    wildcard_constraints:
+        groups=r"\d+",
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["compute"]["votes"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["compute"]["votes"]["mem_mb"],
+    params:
+        data=eval_data_params,
+        batch_size=config["fpa"]["batch_size"],
+        precision=config["fpa"]["precision"],
+        lock_dir=config["compute"]["gpu_lock_dir"],
+    script:
+        "../scripts/fpa_votes.py"
+
+
+rule l0_certificates_compared:
+    input:
+        standard=model_files(
+            f"{VOTES_DIR}/votes.npz", "mnist", config["fpa"]["compare_k"]
+        ),
+        lee=model_files(
+            f"{VOTES_DIR}/votes.npz",
+            "mnist",
+            config["table7"]["mnist_k"],
+            sampling="lee",
+        ),
+        fpa=fpa_files(FPA_VOTES),
+        paper=PAPER_FPA,
+    output:
+        table=report(
+            L0_COMPARED,
+            caption="../../report/l0_certificates_compared.rst",
+            category="Certificates compared",
+            subcategory="L0: randomized ablation and feature partition aggregation",
+            labels={
+                "table": "median, certified accuracy at rho = 0 and cost, mnist",
+                "scale": config["scale"],
+            },
+        ),
+        curves=report(
+            L0_CURVES,
+            caption="../../report/l0_certificates_compared.rst",
+            category="Certificates compared",
+            subcategory="L0: randomized ablation and feature partition aggregation",
+            labels={
+                "table": "certified accuracy against rho, mnist",
+                "scale": config["scale"],
+            },
+        ),
+    log:
+        log_of("tables/l0_certificates_compared_mnist.log"),
+    benchmark:
+        benchmark_of("tables/l0_certificates_compared_mnist.tsv")
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        k=config["fpa"]["compare_k"],
+        lee_k=config["table7"]["mnist_k"],
+        groups=config["fpa"]["groups"],
+        alpha=config["table1"]["alpha"],
+        lee_alpha=config["table7"]["alpha"],
+        # read, not required: wall seconds of the jobs that counted the votes
+        standard_benchmarks=[
+            vote_benchmarks("standard", k) for k in config["fpa"]["compare_k"]
+        ],
+        lee_benchmarks=vote_benchmarks("lee", config["table7"]["mnist_k"]),
+        fpa_benchmarks=fpa_files(f"logs/benchmarks/{FPA_DIR}/votes.tsv"),
+    script:
+        "../scripts/l0_certificates_compared.py"
+
+
+rule figure_l0_certificates_compared:
+    input:
+        table=L0_COMPARED,
+        curves=L0_CURVES,
+    output:
+        figure=report(
+            FIGURE_L0_COMPARED,
+            caption="../../report/l0_certificates_compared.rst",
+            category="Certificates compared",
+            subcategory="L0: randomized ablation and feature partition aggregation",
+            labels={
+                "figure": "certified accuracy against rho, mnist",
+                "scale": config["scale"],
+            },
+        ),
+    log:
+        log_of("figures/l0_certificates_compared_mnist.log"),
+    benchmark:
+        benchmark_of("figures/l0_certificates_compared_mnist.tsv")
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        images=num_images(config, "mnist"),
+        scale=config["scale"],
+    script:
+        "../scripts/figure_l0_certificates_compared.py"
