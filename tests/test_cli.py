@@ -13,7 +13,7 @@ import torch
 from randablate import cli
 from randablate.encoding import get_encoding
 from randablate.models import build_model, load_model, save_model
-from randablate.seeding import derive_seed, generator
+from randablate.seeding import derive_seed
 from randablate.smoothing import load_smoothed
 
 
@@ -52,8 +52,8 @@ def test_certify_command_prints_and_writes_the_library_certificates(tmp_path, mo
     assert cli.main(args) == 0
     table = pd.read_csv(tmp_path / "c.csv")
     smoothed, _ = load_smoothed(model_file, 45, device="cpu")
-    gens = [generator(derive_seed(5, "cli", i)) for i in range(3)]
-    expected = smoothed.certify(images, 20, 100, 0.05, gens)
+    seeds = [derive_seed(5, "cli", i) for i in range(3)]
+    expected = smoothed.certify(images, 20, 100, 0.05, seeds)
     assert table["guess"].tolist() == expected.guess.tolist()
     assert table["radius"].tolist() == expected.radius.tolist()
     assert table["label"].tolist() == [1, 2, 3]
@@ -80,12 +80,11 @@ def test_certify_logs_progress_and_batching_does_not_change_certificates(model_f
 
     smoothed, _ = load_smoothed(model_file, 45, batch_size=50, device="cpu")
     images = torch.rand(5, 1, 28, 28)
-    gens = [generator(derive_seed(1, i)) for i in range(5)]
+    seeds = [derive_seed(1, i) for i in range(5)]
     with caplog.at_level(logging.INFO, logger="randablate.smoothing"):
-        grouped = smoothed.certify(images, 20, 480, 0.05, gens)  # groups of 2 images
+        grouped = smoothed.certify(images, 20, 480, 0.05, seeds)  # groups of 2 images
     assert "certified 5/5 images" in caplog.text
     one_by_one = [
-        smoothed.certify(images[i : i + 1], 20, 480, 0.05, [generator(derive_seed(1, i))])
-        for i in range(5)
+        smoothed.certify(images[i : i + 1], 20, 480, 0.05, [derive_seed(1, i)]) for i in range(5)
     ]
     assert grouped.counts_bound.tolist() == [c.counts_bound[0].tolist() for c in one_by_one]

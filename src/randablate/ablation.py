@@ -2,11 +2,15 @@
 
 Keep-sets are exact uniform draws from the k-subsets of [d] (the paper's U(d, k)), made with
 Floyd's algorithm vectorised over rows: one Python step per kept pixel, none per image or sample.
+Its uniforms come either from a `torch.Generator` (training's shared keep-sets) or from
+counter-based streams (`keep_masks_from_streams`, vote counting), drawn on the device itself.
 """
 
 from __future__ import annotations
 
 import torch
+
+from .streams import uniforms
 
 
 def _check(d: int, k: int) -> None:
@@ -40,6 +44,21 @@ def keep_masks_from_uniforms(u: torch.Tensor, d: int, k: int) -> torch.Tensor:
         pick = torch.where(taken, torch.full_like(t, j), t)
         chosen.scatter_(1, pick.unsqueeze(1), True)
     return chosen if m == k else ~chosen
+
+
+def keep_masks_from_streams(
+    seeds: torch.Tensor, samples: torch.Tensor, d: int, k: int
+) -> torch.Tensor:
+    """Keep masks (num, d) of sample `samples[r]` of stream `seeds[r]`, on the tensors' device.
+
+    Sample j of a stream uses its uniforms j * m .. j * m + m - 1, m = min(k, d - k), so each
+    row depends only on its (seed, sample) pair: not on the batch, the order or the device.
+    """
+    _check(d, k)
+    m = min(k, d - k)
+    draws = torch.arange(m, dtype=torch.int64, device=seeds.device)
+    u = uniforms(seeds.unsqueeze(1), samples.unsqueeze(1) * m + draws)
+    return keep_masks_from_uniforms(u, d, k)
 
 
 def keep_masks(

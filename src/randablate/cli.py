@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .seeding import derive_seed, generator
+from .seeding import derive_seed
 from .smoothing import load_smoothed
 
 
@@ -55,8 +55,8 @@ def certify_command(args: argparse.Namespace) -> int:
         smoothed.check_images(images)
     except ValueError as exc:
         raise SystemExit(f"error: {args.images}: {exc}") from exc
-    gens = [generator(derive_seed(args.seed, "cli", i)) for i in range(len(images))]
-    cert = smoothed.certify(images, args.n0, args.n, args.alpha, gens)
+    seeds = [derive_seed(args.seed, "cli", i) for i in range(len(images))]
+    cert = smoothed.certify(images, args.n0, args.n, args.alpha, seeds)
     table = pd.DataFrame(
         {
             "index": np.arange(len(images)),
