@@ -11,6 +11,7 @@ from randablate.ablation import (
     keep_masks,
     keep_masks_from_streams,
     keep_masks_from_uniforms,
+    kept_pixels_from_streams,
     shared_keep_mask,
 )
 from randablate.seeding import generator
@@ -177,3 +178,18 @@ def test_stream_keep_sets_are_identical_on_cpu_and_cuda():
         cuda = stream_masks(seeds.cuda(), samples.cuda(), d, k)
         assert cuda.device.type == "cuda"
         assert torch.equal(cpu, cuda.cpu())
+
+
+@pytest.mark.parametrize(("d", "k"), [(784, 45), (784, 392), (10, 1), (784, 0)])
+def test_kept_pixels_are_the_masks_keep_sets(d, k):
+    seeds, samples = torch.arange(300) % 7, torch.arange(300) * 3
+    kept = kept_pixels_from_streams(seeds, samples, d, k)
+    assert kept.shape == (300, k)
+    mask = torch.zeros(300, d, dtype=torch.bool).scatter_(1, kept, True)
+    assert (mask.sum(1) == k).all()  # k different pixels
+    assert torch.equal(mask, keep_masks_from_streams(seeds, samples, d, k))
+
+
+def test_kept_pixels_refuse_k_above_half():
+    with pytest.raises(ValueError, match="k=393"):
+        kept_pixels_from_streams(torch.zeros(1, dtype=torch.int64), torch.zeros(1), 784, 393)

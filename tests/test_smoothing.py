@@ -94,6 +94,25 @@ def test_counts_spanning_images_equal_counts_image_by_image():
         assert torch.equal(together[i], alone[0])
 
 
+def test_forward_passes_smaller_than_the_batch_give_the_same_votes():
+    # On the CPU each batch of keep-sets goes through the model CPU_FORWARD_BATCH at a time.
+    from randablate.models import build_model
+
+    torch.manual_seed(0)
+    base = build_model("cnn", 2, 10)
+    x = torch.rand(3, 1, 28, 28)
+    one_pass = smoothed(base, 45, batch_size=500)
+    one_pass.forward_batch = 500
+    chunked = smoothed(base, 45, batch_size=500)
+    assert chunked.forward_batch == min(500, smoothing.CPU_FORWARD_BATCH)
+    chunked.forward_batch = 7
+    sizes = []
+    chunked.model.register_forward_hook(lambda _, args, out: sizes.append(len(args[0])))
+    counts = chunked.counts(x, 400, [1, 2, 3])
+    assert torch.equal(counts, one_pass.counts(x, 400, [1, 2, 3]))
+    assert sizes[:72] == [7] * 71 + [3] and sum(sizes) == 1200  # 500 = 71 * 7 + 3
+
+
 def test_certify_constant_classifier_matches_exact_arithmetic():
     n0, n, alpha, k = 100, 1000, 0.05, 45
     cert = smoothed(Constant(3), k).certify(torch.rand(2, 1, 28, 28), n0, n, alpha, [0, 1])
