@@ -26,7 +26,7 @@ import torch
 from randablate.data import load_mnist
 from randablate.encoding import get_encoding
 from randablate.models import build_model, save_model
-from randablate.seeding import derive_seed, generator
+from randablate.seeding import derive_seed
 from randablate.smoothing import Smoothed, load_smoothed
 from randablate.training import TrainSettings, train
 
@@ -82,8 +82,8 @@ def main() -> None:
     images, labels = load_mnist(directory, "test")
     x, y = images[: args.images], labels[: args.images].numpy()
 
-    def gens(stage: str) -> list[torch.Generator]:
-        return [generator(derive_seed(0, stage, i)) for i in range(len(x))]
+    def gens(stage: str) -> list[int]:
+        return [derive_seed(0, stage, i) for i in range(len(x))]
 
     cert = smoothed.certify(x, args.n0, args.n, ALPHA, gens("one-shot"))
     if args.save_votes:  # the layout of the pipeline's votes.npz, without a predict stage

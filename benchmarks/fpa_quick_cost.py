@@ -29,7 +29,6 @@ from randablate.partition import (
     submodel_settings,
     train_submodels,
 )
-from randablate.seeding import generator
 from randablate.smoothing import Smoothed
 from randablate.training import TrainSettings, train
 
@@ -123,7 +122,7 @@ def main() -> None:
     few = test_x[: args.vote_images]
     started = time.perf_counter()
     for i in range(len(few)):
-        smoothed.certify(few[i : i + 1], n0=100, n=2000, alpha=0.001, generator=generator(i))
+        smoothed.certify(few[i : i + 1], n0=100, n=2000, alpha=0.001, seeds=[i])
     lee_votes = (time.perf_counter() - started) / len(few)
     print(f"FPA submodel trainings (s): {[round(t, 1) for t in fpa_times]}")
     print(

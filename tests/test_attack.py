@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -32,6 +33,7 @@ from randablate.encoding import get_encoding
 from randablate.files import load_npz
 from randablate.seeding import derive_seed
 from randablate.smoothing import Smoothed
+from randablate.streams import Stream, Streams
 
 ENCODING = get_encoding("multichannel", 1)
 
@@ -83,9 +85,7 @@ def first_correct(smoothed_model: Smoothed, mnist, skip: int = 0) -> tuple[torch
     """Return (image, label, index) of a test image the smoothed classifier gets right."""
     images, labels = mnist["test"]
     for index in range(skip, 200):
-        counts = smoothed_model.counts(
-            images[index : index + 1], 30, torch.Generator().manual_seed(1)
-        )
+        counts = smoothed_model.counts(images[index : index + 1], 30, [1])
         if counts[0].argmax().item() == labels[index].item() and counts[0].max() == 30:
             return images[index : index + 1], int(labels[index]), index
     raise AssertionError("no correctly classified image")
@@ -107,9 +107,7 @@ def test_criterion_on_the_smoothed_classifier_treats_abstention_as_success():
     criterion = SmoothedMisclassification()
     # k = d/2: the top-left pixel is kept half of the time, so the votes split about 50/50
     # between classes 0 and 1 and the smoothed classifier abstains: adversarial for label 0.
-    split = SmoothedOracle(
-        smoothed(PixelZeroVoter(), 392), 200, torch.Generator().manual_seed(0), label=0
-    )
+    split = SmoothedOracle(smoothed(PixelZeroVoter(), 392), 200, 0, label=0)
     out = split(x)
     counts = out[0, :-1].numpy().astype(np.int64)
     assert counts.sum() == 200 and counts[0] + counts[1] == 200
@@ -117,9 +115,7 @@ def test_criterion_on_the_smoothed_classifier_treats_abstention_as_success():
     assert criterion(x, out).tolist() == [True]
     assert is_adversarial_counts(counts[None], [0], 0.05).tolist() == [True]
     # k = 780: the pixel is kept 99.5% of the time: class 0 wins clearly, not adversarial.
-    kept = SmoothedOracle(
-        smoothed(PixelZeroVoter(), 780), 200, torch.Generator().manual_seed(0), label=0
-    )
+    kept = SmoothedOracle(smoothed(PixelZeroVoter(), 780), 200, 0, label=0)
     assert criterion(x, kept(x)).tolist() == [False]
 
 
@@ -211,13 +207,43 @@ def test_early_answer_is_rare_against_the_worst_full_counts():
         assert wrong <= 2000 * delta
 
 
+def test_successive_queries_read_fresh_samples_of_the_oracle_stream():
+    """No two queries (full, early-decision batches, several images at once) reuse a segment of
+    the oracle's stream, and the samples they read are the stream's, in order."""
+    model = smoothed(PixelZeroVoter(), 392)
+    segments: list[tuple[int, int, int]] = []
+    original = model.counts
+
+    def recording(x, n, seeds):
+        for seed, start in zip(seeds.seeds.tolist(), seeds.starts.tolist(), strict=True):
+            segments.append((seed, start, start + n))
+        return original(x, n, seeds)
+
+    model.counts = recording
+    x = torch.full((2, 1, 28, 28), 0.5)
+    full = SmoothedOracle(model, 100, 17, label=0)
+    first = full.vote_counts(x)
+    full.vote_counts(x[:1])
+    full(x)
+    early = SmoothedOracle(model, 2000, Stream(17), label=0, delta=1e-3)
+    early.decide(x[:1])
+    assert {seed for seed, _, _ in segments} == {17}
+    full_segments = [(a, b) for _, a, b in segments[:5]]
+    assert full_segments == [(0, 100), (100, 200), (200, 300), (300, 400), (400, 500)]
+    early_segments = sorted((a, b) for _, a, b in segments[5:])
+    assert early_segments[0][0] == 0 and len(early_segments) >= 2
+    for (_, end), (start, _) in itertools.pairwise(early_segments):
+        assert end == start  # back to back: each batch of the early decision is fresh
+    # the votes are those of the stream's samples: image 1 of the first query read 100..199
+    assert np.array_equal(first[1], original(x[1:], 100, Streams([17], [100])).numpy()[0])
+
+
 def test_oracle_decides_early_on_a_classifier_with_known_votes():
     x = torch.full((1, 1, 28, 28), 0.5)
 
     def oracle(k: int) -> SmoothedOracle:
         """Votes for class 0 with probability k/784 (pixel 0 kept), label 0, delta 1e-4."""
-        gen = torch.Generator().manual_seed(0)
-        return SmoothedOracle(smoothed(PixelZeroVoter(), k), 10_000, gen, label=0, delta=1e-4)
+        return SmoothedOracle(smoothed(PixelZeroVoter(), k), 10_000, 0, label=0, delta=1e-4)
 
     # k = 780: class 0 with probability 780/784: "not adversarial" from the first 64 votes.
     kept = oracle(780)
@@ -736,7 +762,7 @@ def test_whole_image_votes_are_the_k_equal_d_counts(precision, encoding):
     x = smooth_images(7)
     x[0] = 0.0
     x[1] = 1.0
-    counts = model.counts(x, 1, torch.Generator().manual_seed(1))
+    counts = model.counts(x, 1, range(7))
     general, seen[:] = list(seen), []
     classes = model.classify_whole(x)
     assert [len(inputs) for inputs, _ in seen] == [len(i) for i, _ in general] == [3, 3, 1]
@@ -746,7 +772,7 @@ def test_whole_image_votes_are_the_k_equal_d_counts(precision, encoding):
         assert torch.equal(fast_out, out)  # the same logits, bit for bit
     assert counts.sum(dim=1).tolist() == [1] * 7
     assert torch.equal(counts.argmax(dim=1), classes)
-    oracle = SmoothedOracle(model, 50, torch.Generator().manual_seed(2))
+    oracle = SmoothedOracle(model, 50, 2)
     assert np.array_equal(oracle.vote_counts(x), counts.numpy() * 50)
 
 
@@ -755,7 +781,7 @@ class GeneralOracle(SmoothedOracle):
 
     def vote_counts(self, x: torch.Tensor) -> np.ndarray:
         if self._deterministic(x):
-            return self.smoothed.counts(x, 1, self.generator).numpy() * self.n
+            return self.smoothed.counts(x, 1, self.stream.take(len(x), 1)).numpy() * self.n
         return super().vote_counts(x)
 
     def decide(self, x: torch.Tensor) -> tuple[bool, np.ndarray]:

@@ -16,7 +16,7 @@ from randablate import cli
 from randablate.ablation import keep_masks
 from randablate.encoding import get_encoding
 from randablate.models import build_model, load_model
-from randablate.seeding import derive_seed, generator
+from randablate.seeding import derive_seed
 from randablate.smoothing import Smoothed, load_smoothed
 
 
@@ -53,8 +53,8 @@ def test_the_hand_set_model_votes_by_its_formula_and_its_counts_vary(model_file)
         assert model(coded).argmax(1).tolist() == expected
     # The saved file loads as that classifier; its counts vary across images and across seeds.
     smoothed, _ = load_smoothed(model_file, 45, device="cpu")
-    counts = smoothed.counts(images, 300, [generator(i) for i in range(6)]).numpy()
-    again = smoothed.counts(images, 300, [generator(10 + i) for i in range(6)]).numpy()
+    counts = smoothed.counts(images, 300, list(range(6))).numpy()
+    again = smoothed.counts(images, 300, list(range(10, 16))).numpy()
     assert len({tuple(row) for row in counts}) == 6
     assert ((counts[::2] > 0).sum(axis=1) <= 2).all()  # smooth images: one or two classes
     assert ((counts[1::2] > 0).sum(axis=1) > 3).all()  # noisy ones: spread over > 3 classes
@@ -65,7 +65,7 @@ def one_by_one(model_file, images, n0, n, alpha, seed):
     """The library's certificates, each image certified alone with the CLI's seed for it."""
     smoothed, _ = load_smoothed(model_file, 45, device="cpu")
     certs = [
-        smoothed.certify(images[i : i + 1], n0, n, alpha, [generator(cli.image_seed(seed, i))])
+        smoothed.certify(images[i : i + 1], n0, n, alpha, [cli.image_seed(seed, i)])
         for i in range(len(images))
     ]
     return {
@@ -284,16 +284,16 @@ def test_certify_logs_progress_and_batching_does_not_change_certificates(
     smoothed, _ = load_smoothed(model_file, 45, batch_size=20, device="cpu")
     images = varied_images(5, seed=1)
     alone = [
-        smoothed.certify(images[i : i + 1], 10, 190, 0.05, [generator(derive_seed(1, i))])
+        smoothed.certify(images[i : i + 1], 10, 190, 0.05, [derive_seed(1, i)])
         for i in range(5)
     ]
     expected = [c.counts_bound[0].tolist() for c in alone]
     assert len({tuple(c) for c in expected}) == 5
     if fault == "shared_stream":
         share_the_first_stream(monkeypatch)
-    gens = [generator(derive_seed(1, i)) for i in range(5)]
+    seeds = [derive_seed(1, i) for i in range(5)]
     with caplog.at_level(logging.INFO, logger="randablate.smoothing"):
-        grouped = smoothed.certify(images, 10, 190, 0.05, gens)  # groups of 2 images
+        grouped = smoothed.certify(images, 10, 190, 0.05, seeds)  # groups of 2 images
     assert "certified 5/5 images" in caplog.text
     matches = grouped.counts_bound.tolist() == expected and grouped.guess.tolist() == [
         int(c.guess[0]) for c in alone

@@ -148,3 +148,28 @@ def test_dataset_encoding_normalises_imagenet_only():
     coded = imagenet.code(x)
     assert coded[0, 0].abs().max() < 1e-6  # the red channel mean maps to 0
     assert coded[0, 3].sub(1).abs().max() < 1e-6  # and its inverse channel to 1
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "mean"),
+    [("multichannel", 1, None), ("multichannel", 3, None), ("mean", 1, [0.13]), ("mean", 3, None)],
+)
+def test_ablate_kept_writes_what_the_mask_would(name, channels, mean):
+    # Each sample: its image's kept pixels (given as indices), NULL elsewhere; checked pixel by
+    # pixel against a loop over samples and pixels.
+    gen = torch.Generator().manual_seed(0)
+    mean = mean or [0.2, 0.4, 0.6][:channels]
+    encoding = get_encoding(name, channels, mean=mean if name == "mean" else None)
+    images = torch.rand(3, channels, 5, 4, generator=gen)
+    coded = encoding.code(images).contiguous(memory_format=torch.channels_last)
+    rows = torch.tensor([2, 0, 0, 1, 2])
+    kept = torch.stack([torch.randperm(20, generator=gen)[:6] for _ in rows])
+    out = encoding.ablate_kept(coded, rows, kept)
+    assert out.shape == (5, encoding.out_channels, 5, 4)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    null = encoding.null(torch.device("cpu"), torch.float32)
+    for b, row in enumerate(rows.tolist()):
+        for pixel in range(20):
+            y, x = divmod(pixel, 4)
+            expected = coded[row, :, y, x] if pixel in kept[b].tolist() else null
+            assert torch.equal(out[b, :, y, x], expected), (b, pixel)

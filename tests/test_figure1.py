@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from randablate.ablation import keep_masks
+from randablate.ablation import keep_masks_from_streams
 from randablate.encoding import get_encoding
 from randablate.figures import ABLATED_GREEN, ablated_samples_figure, plot_ablated_samples
 from randablate.illustrations import ablated_samples
@@ -59,8 +59,7 @@ def image() -> torch.Tensor:
 
 def draw(image: torch.Tensor, base: torch.nn.Module, k: int, seed: int, samples: int = 40):
     encoding = get_encoding("multichannel", 1)
-    generator = torch.Generator().manual_seed(seed)
-    return ablated_samples(image, base, encoding, k, samples, generator)
+    return ablated_samples(image, base, encoding, k, samples, seed)
 
 
 @pytest.mark.parametrize("k", [1, 5, 20, D])
@@ -69,8 +68,9 @@ def test_ablated_samples_keep_k_pixels_and_carry_the_base_label(image, k):
     masks, labels = draw(image, base, k, seed=7)
     assert masks.shape == (40, H, W) and masks.dtype == np.bool_
     assert (masks.reshape(40, D).sum(axis=1) == k).all()
-    # The keep-sets are keep_masks' draws from the generator.
-    reference = keep_masks(40, D, k, torch.Generator().manual_seed(7)).view(40, H, W).numpy()
+    # The keep-sets are samples 0 .. 39 of the stream of seed 7.
+    seeds = torch.full((40,), 7, dtype=torch.int64)
+    reference = keep_masks_from_streams(seeds, torch.arange(40), D, k).view(40, H, W).numpy()
     np.testing.assert_array_equal(masks, reference)
     assert labels.shape == (40,) and labels.dtype == np.int64
     np.testing.assert_array_equal(labels, expected_labels(image, masks, base.weights))

@@ -11,12 +11,13 @@ from conftest import paper_config
 
 from randablate.seeding import VOTE_RUNS, derive_seed, vote_seed
 from randablate.smoothing import count_votes
+from randablate.streams import as_streams, splitmix64
 
 FIRST_DRAWS = 16
 
 
 class RecordingSmoothed:
-    """Stands in for Smoothed: records the first draws of every generator count_votes hands it."""
+    """Stands in for Smoothed: records the first draws of every stream count_votes hands it."""
 
     k = 45
     num_classes = 10
@@ -25,12 +26,13 @@ class RecordingSmoothed:
     def __init__(self) -> None:
         self.draws: list[tuple[int, tuple[int, ...]]] = []
 
-    def counts(self, x: torch.Tensor, n: int, gens: list[torch.Generator]) -> torch.Tensor:
-        """Record (n, first draws) of each image's generator; return all votes for class 0."""
-        for gen in gens:
-            first = torch.randint(0, 2**31 - 1, (FIRST_DRAWS,), generator=gen)
+    def counts(self, x: torch.Tensor, n: int, seeds: list[int]) -> torch.Tensor:
+        """Record (n, first draws) of each image's stream; return all votes for class 0."""
+        streams = as_streams(seeds, len(x))
+        for seed, start in zip(streams.seeds, streams.starts, strict=True):
+            first = splitmix64(seed, start * 45 + torch.arange(FIRST_DRAWS))
             self.draws.append((n, tuple(first.tolist())))
-        counts = torch.zeros(len(gens), self.num_classes, dtype=torch.int64)
+        counts = torch.zeros(len(x), self.num_classes, dtype=torch.int64)
         counts[:, 0] = n
         return counts
 

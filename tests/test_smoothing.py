@@ -9,8 +9,9 @@ from torch import nn
 
 from randablate import certificates, files, smoothing
 from randablate.encoding import get_encoding
-from randablate.seeding import generator
+from randablate.seeding import derive_seed, generator
 from randablate.smoothing import Smoothed, count_votes
+from randablate.streams import Streams
 
 D = 28 * 28
 
@@ -48,7 +49,7 @@ def smoothed(base: nn.Module, k: int, **kwargs) -> Smoothed:
 def test_vote_counts_follow_the_hypergeometric_law():
     # Votes = kept pixels among 3 given ones: hypergeometric(d, 3, k) if ablation is uniform.
     k, n = 200, 20000
-    counts = smoothed(KeptAmong([0, 400, 783]), k).counts(torch.rand(1, 1, 28, 28), n, generator(0))
+    counts = smoothed(KeptAmong([0, 400, 783]), k).counts(torch.rand(1, 1, 28, 28), n, [0])
     observed = counts[0, :4].numpy()
     assert counts.sum() == n
     expected = stats.hypergeom(D, 3, k).pmf(np.arange(4)) * n
@@ -58,17 +59,63 @@ def test_vote_counts_follow_the_hypergeometric_law():
 def test_counts_do_not_depend_on_chunking_or_batching():
     base = KeptAmong([10, 20, 30, 40, 50])
     x = torch.rand(3, 1, 28, 28)
-    a = smoothed(base, 100, batch_size=7).counts(x, 500, [generator(i) for i in range(3)])
-    b = smoothed(base, 100, batch_size=1000).counts(x, 500, [generator(i) for i in range(3)])
-    c = smoothed(base, 100).counts(x[1:2], 500, [generator(1)])
+    a = smoothed(base, 100, batch_size=7).counts(x, 500, [0, 1, 2])
+    b = smoothed(base, 100, batch_size=1000).counts(x, 500, [0, 1, 2])
+    c = smoothed(base, 100).counts(x[1:2], 500, [1])
     assert torch.equal(a, b)
     assert torch.equal(a[1], c[0])
     assert (a.sum(1) == 500).all()
 
 
+def test_a_streams_object_hands_out_fresh_samples_and_certify_bounds_with_fresh_ones():
+    base = KeptAmong([10, 20, 30, 40, 50])
+    x = torch.rand(2, 1, 28, 28)
+    model = smoothed(base, 100, batch_size=64)
+    streams = Streams([4, 9])
+    first, second = model.counts(x, 300, streams), model.counts(x, 500, streams)
+    assert streams.starts.tolist() == [800, 800]
+    # samples 0..299 and then 300..799 of each stream: together, samples 0..799
+    assert torch.equal(first + second, model.counts(x, 800, [4, 9]))
+    assert torch.equal(first, model.counts(x, 300, [4, 9]))
+    # certify: samples 0..n0-1 choose, samples n0..n0+n-1 bound
+    cert = model.certify(x, 300, 500, 0.05, [4, 9])
+    assert np.array_equal(cert.counts_select, first.numpy())
+    assert np.array_equal(cert.counts_bound, second.numpy())
+
+
+def test_counts_spanning_images_equal_counts_image_by_image():
+    # batches of 64 samples cut across the 5 images' 150 samples each
+    base = KeptAmong([0, 1, 2, 300])
+    x = torch.rand(5, 1, 28, 28)
+    seeds = [derive_seed(3, "span", i) for i in range(5)]
+    together = smoothed(base, 200, batch_size=64).counts(x, 150, seeds)
+    for i in range(5):
+        alone = smoothed(base, 200, batch_size=1000).counts(x[i : i + 1], 150, [seeds[i]])
+        assert torch.equal(together[i], alone[0])
+
+
+def test_forward_passes_smaller_than_the_batch_give_the_same_votes():
+    # On the CPU each batch of keep-sets goes through the model CPU_FORWARD_BATCH at a time.
+    from randablate.models import build_model
+
+    torch.manual_seed(0)
+    base = build_model("cnn", 2, 10)
+    x = torch.rand(3, 1, 28, 28)
+    one_pass = smoothed(base, 45, batch_size=500)
+    one_pass.forward_batch = 500
+    chunked = smoothed(base, 45, batch_size=500)
+    assert chunked.forward_batch == min(500, smoothing.CPU_FORWARD_BATCH * torch.get_num_threads())
+    chunked.forward_batch = 7
+    sizes = []
+    chunked.model.register_forward_hook(lambda _, args, out: sizes.append(len(args[0])))
+    counts = chunked.counts(x, 400, [1, 2, 3])
+    assert torch.equal(counts, one_pass.counts(x, 400, [1, 2, 3]))
+    assert sizes[:72] == [7] * 71 + [3] and sum(sizes) == 1200  # 500 = 71 * 7 + 3
+
+
 def test_certify_constant_classifier_matches_exact_arithmetic():
     n0, n, alpha, k = 100, 1000, 0.05, 45
-    cert = smoothed(Constant(3), k).certify(torch.rand(2, 1, 28, 28), n0, n, alpha, generator(0))
+    cert = smoothed(Constant(3), k).certify(torch.rand(2, 1, 28, 28), n0, n, alpha, [0, 1])
     assert cert.guess.tolist() == [3, 3]
     assert cert.counts_select[:, 3].tolist() == [n0, n0]
     p = alpha ** (1 / n)  # Clopper-Pearson lower bound when every vote agrees
@@ -80,12 +127,12 @@ def test_certify_constant_classifier_matches_exact_arithmetic():
 def test_predict_abstains_on_a_coin_flip_and_answers_a_clear_vote():
     # k = d/2: pixel 0 kept half the time, so classes 0 and 1 tie in expectation.
     x = torch.rand(1, 1, 28, 28)
-    coin = smoothed(KeptAmong([0]), D // 2).counts(x, 2000, generator(3))
-    pred = smoothed(KeptAmong([0]), D // 2).predict(x, 2000, 0.05, generator(3))
+    coin = smoothed(KeptAmong([0]), D // 2).counts(x, 2000, [3])
+    pred = smoothed(KeptAmong([0]), D // 2).predict(x, 2000, 0.05, [3])
     assert pred.tolist() == certificates.predict_from_counts(coin.numpy(), 0.05).tolist()
     pvalue = stats.binomtest(int(coin[0, 0]), int(coin[0, :2].sum()), 0.5).pvalue
     assert (pred[0] == -1) == (pvalue > 0.05)
-    assert smoothed(Constant(7), 45).predict(x, 100, 0.05, generator(0)).tolist() == [7]
+    assert smoothed(Constant(7), 45).predict(x, 100, 0.05, [0]).tolist() == [7]
 
 
 def run_votes(base, images, indices, tmp_path, name, **kwargs):
@@ -192,10 +239,10 @@ def test_count_votes_files_keep_their_layout(tmp_path, monkeypatch):
 def test_bf16_votes_agree_with_fp32_on_a_trained_model(mnist, trained_k45):
     images, labels = mnist["test"]
     x, y = images[:12], labels[:12]
-    gens = lambda: [generator(100 + i) for i in range(len(x))]  # noqa: E731
+    seeds = [100 + i for i in range(len(x))]
     enc = get_encoding("multichannel", 1)
-    c32 = Smoothed(trained_k45, 45, enc, 10, precision="fp32", device="cpu").counts(x, 1000, gens())
-    c16 = Smoothed(trained_k45, 45, enc, 10, precision="bf16", device="cpu").counts(x, 1000, gens())
+    c32 = Smoothed(trained_k45, 45, enc, 10, precision="fp32", device="cpu").counts(x, 1000, seeds)
+    c16 = Smoothed(trained_k45, 45, enc, 10, precision="bf16", device="cpu").counts(x, 1000, seeds)
     # The model is really trained: the smoothed vote is mostly right.
     assert (c32.argmax(1) == y).float().mean() >= 0.75
     # Same keep-sets: at most 2% of the votes of any image move between classes ...
@@ -212,9 +259,9 @@ def test_bf16_votes_agree_with_fp32_on_a_trained_model(mnist, trained_k45):
 def test_cuda_counts_match_cpu_counts():
     base = KeptAmong([1, 2, 3, 500])
     x = torch.rand(2, 1, 28, 28)
-    cpu = smoothed(base, 80).counts(x, 3000, [generator(1), generator(2)])
+    cpu = smoothed(base, 80).counts(x, 3000, [1, 2])
     cuda = Smoothed(base, 80, get_encoding("multichannel", 1), 10, device="cuda").counts(
-        x, 3000, [generator(1), generator(2)]
+        x, 3000, [1, 2]
     )
     assert torch.equal(cpu, cuda)
 
@@ -225,12 +272,16 @@ def check_bad_settings_are_refused() -> None:
         smoothed(Constant(0), 45, precision="fp8")
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         smoothed(Constant(0), 45, batch_size=0)
-    with pytest.raises(ValueError, match="got 1 generators for 2 images"):
-        smoothed(Constant(0), 45).counts(x, 10, [generator(0)])
-    with pytest.raises(ValueError, match="got 3 generators for 2 images"):
-        smoothed(Constant(0), 45).certify(x, 5, 10, 0.05, [generator(i) for i in range(3)])
-    with pytest.raises(ValueError, match="got 1 generators for 2 images"):
-        smoothed(Constant(0), 45).certify_radius(x, 1, 0.05, 5, (10,), [generator(0)])
+    with pytest.raises(ValueError, match="got 1 seeds for 2 images"):
+        smoothed(Constant(0), 45).counts(x, 10, [0])
+    with pytest.raises(ValueError, match="got 3 seeds for 2 images"):
+        smoothed(Constant(0), 45).certify(x, 5, 10, 0.05, [0, 1, 2])
+    with pytest.raises(ValueError, match="got 1 seeds for 2 images"):
+        smoothed(Constant(0), 45).certify_radius(x, 1, 0.05, 5, (10,), [0])
+    with pytest.raises(TypeError, match=r"torch\.Generator"):
+        smoothed(Constant(0), 45).counts(x[:1], 10, torch.Generator())
+    with pytest.raises(TypeError, match="one seed per image"):
+        smoothed(Constant(0), 45).counts(x[:1], 10, 3)
     with pytest.raises(ValueError, match=r"k=900 must be in 1\.\.d=784"):
         smoothed(Constant(0), 900).counts(x, 10)
     with pytest.raises(ValueError, match=r"k=0 must be in 1\.\.d=784"):
@@ -365,7 +416,7 @@ class BrightKept(nn.Module):
 
 def per_image_counts(model: Smoothed, x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     """model.counts with one random stream per image (the one place this file passes streams)."""
-    return model.counts(x, n, [generator(seed + i) for i in range(len(x))])
+    return model.counts(x, n, list(range(seed, seed + len(x))))
 
 
 def _slices_the_padding(self: Smoothed, inputs: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from randablate.streams import splitmix64, uniforms
+from randablate.streams import Stream, Streams, as_streams, splitmix64, uniforms
 
 MASK = (1 << 64) - 1
 
@@ -78,3 +78,61 @@ def test_same_bits_on_cpu_and_cuda() -> None:
     cpu = uniforms(seeds, counters)
     cuda = uniforms(seeds.cuda(), counters.cuda()).cpu()
     assert torch.equal(cpu, cuda)
+
+
+def test_streams_hold_int64_seeds_taken_modulo_2_64() -> None:
+    streams = Streams([0, 5, 2**64 + 5, 2**63, -1, np.int64(9)])
+    assert streams.seeds.dtype == torch.int64
+    assert streams.seeds.tolist() == [0, 5, 5, -(2**63), -1, 9]
+    assert streams.starts.tolist() == [0] * 6
+    with pytest.raises(TypeError, match="integers"):
+        Streams([1.5])
+    with pytest.raises(TypeError, match="integers"):
+        Streams(torch.tensor([0.5]))
+    with pytest.raises(ValueError, match="2 starts for 1 seeds"):
+        Streams([1], [0, 0])
+
+
+def test_take_hands_out_consecutive_segments_and_select_copies() -> None:
+    streams = Streams([3, 4, 5])
+    first = streams.take(10)
+    second = streams.take(7)
+    assert first.starts.tolist() == [0, 0, 0]
+    assert second.starts.tolist() == [10, 10, 10]
+    assert streams.starts.tolist() == [17, 17, 17]
+    part = streams.select([2, 0])
+    assert part.seeds.tolist() == [5, 3] and part.starts.tolist() == [17, 17]
+    part.take(100)  # a copy: the original does not move
+    assert streams.starts.tolist() == [17, 17, 17]
+    streams.advance(3, [1])
+    assert streams.starts.tolist() == [17, 20, 17]
+    assert streams.select(slice(1, 3)).seeds.tolist() == [4, 5]
+
+
+def test_one_stream_read_in_order_never_reuses_a_sample() -> None:
+    stream = Stream(99)
+    a, b, c = stream.take(3, 10), stream.take(1, 64), stream.take(2, 5)
+    segments = [
+        (int(start), int(start) + n)
+        for part, n in ((a, 10), (b, 64), (c, 5))
+        for start in part.starts
+    ]
+    assert segments == [(0, 10), (10, 20), (20, 30), (30, 94), (94, 99), (99, 104)]
+    assert set(a.seeds.tolist() + b.seeds.tolist() + c.seeds.tolist()) == {99}
+
+
+def test_as_streams_takes_seeds_streams_or_none() -> None:
+    torch.manual_seed(0)
+    fresh = as_streams(None, 4)
+    torch.manual_seed(0)
+    assert torch.equal(as_streams(None, 4).seeds, fresh.seeds)  # torch's generator decides
+    assert len(set(fresh.seeds.tolist())) == 4 and bool((fresh.seeds >= 0).all())
+    own = Streams([1, 2])
+    assert as_streams(own, 2) is own
+    assert as_streams(range(3), 3).seeds.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="2 seeds for 3 images"):
+        as_streams([1, 2], 3)
+    with pytest.raises(TypeError, match=r"not a torch\.Generator"):
+        as_streams(torch.Generator(), 1)
+    with pytest.raises(TypeError, match="one seed per image"):
+        as_streams(7, 1)

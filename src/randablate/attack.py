@@ -38,8 +38,9 @@ classifier is attacking the plain CNN.
 
 Randomness: each (image, start) has its own seed from `derive_seed(seed, "attack", index, start)`.
 It seeds torch's global RNG (Foolbox 3's salt-and-pepper noise), numpy's global RNG (Foolbox's
-pixel order), the generator of Foolbox 2-style starting points and that of the start's ablations;
-both global states are restored afterwards.
+pixel order), the generator of Foolbox 2-style starting points and the start's keep-set stream
+(`streams.Stream`: each query reads samples no earlier query read); both global states are
+restored afterwards.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ from scipy import stats
 from . import certificates
 from .attack_statuses import BROKEN, CLEAN, QUERY_FOOLED, UNBROKEN
 from .files import ResumableNpz
-from .seeding import derive_seed, generator
+from .seeding import derive_seed
 from .smoothing import Smoothed
+from .streams import Stream
 
 # Foolbox imports GitPython (for its model zoo), which fails at import without a git executable
 # unless told to stay quiet; the attack never uses git.
@@ -252,7 +254,7 @@ class SmoothedOracle(Model):
         self,
         smoothed: Smoothed,
         n: int,
-        gen: torch.Generator | None = None,
+        stream: Stream | int | None = None,
         max_queries: int | None = None,
         label: int | None = None,
         alpha: float = 0.05,
@@ -260,7 +262,8 @@ class SmoothedOracle(Model):
     ) -> None:
         self.smoothed = smoothed
         self.n = int(n)
-        self.generator = gen
+        # Every query reads samples of this one stream that no earlier query read.
+        self.stream = stream if isinstance(stream, Stream) else Stream(stream)
         self.max_queries = max_queries
         self.label = label
         self.alpha = float(alpha)
@@ -289,7 +292,7 @@ class SmoothedOracle(Model):
         """Count n fresh votes per image of x (N, C, H, W); k = d counts the one vote n times."""
         if self._deterministic(x):
             return self._unanimous(self.smoothed.classify_whole(x).numpy())
-        return self.smoothed.counts(x, self.n, self.generator).numpy()
+        return self.smoothed.counts(x, self.n, self.stream.take(len(x), self.n)).numpy()
 
     def decide(self, x: torch.Tensor) -> tuple[bool, np.ndarray]:
         """Answer one image (1, C, H, W): (adversarial, the votes drawn); counts samples."""
@@ -308,7 +311,7 @@ class SmoothedOracle(Model):
 
         def draw(m: int) -> np.ndarray:
             self.samples += m
-            return self.smoothed.counts(x, m, self.generator).numpy()[0]
+            return self.smoothed.counts(x, m, self.stream.take(1, m)).numpy()[0]
 
         adversarial, counts, early = sequential_decision(
             draw, self.label, self.n, self.alpha, self.delta, self.smoothed.num_classes
@@ -465,10 +468,10 @@ def attack_start(
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"attack_start takes one image (1, C, H, W), got {tuple(x.shape)}")
     x = x.detach().to("cpu", torch.float32)
-    gen = generator(derive_seed(seed, "queries"), smoothed.device)
+    stream = Stream(derive_seed(seed, "queries"))
     delta = settings.delta if settings.decision == "sequential" else None
     oracle = SmoothedOracle(
-        smoothed, settings.n_query, gen, settings.max_queries, label, settings.alpha, delta
+        smoothed, settings.n_query, stream, settings.max_queries, label, settings.alpha, delta
     )
     criterion = SmoothedMisclassification()
     rng = np.random.default_rng(derive_seed(seed, "init") % 2**63)
@@ -551,7 +554,7 @@ def attack_image(
     started = time.monotonic()
     x = x.detach().to("cpu", torch.float32)
     clean_oracle = SmoothedOracle(
-        smoothed, settings.n_query, generator(derive_seed(seed, "attack", index, "clean"))
+        smoothed, settings.n_query, derive_seed(seed, "attack", index, "clean")
     )
     clean_counts = clean_oracle.vote_counts(x)[0]
     clean_prediction = int(certificates.predict_from_counts(clean_counts[None], settings.alpha)[0])
@@ -601,7 +604,7 @@ def attack_image(
         adv_counts = clean_counts
     else:
         verify = SmoothedOracle(
-            smoothed, settings.n_query, generator(derive_seed(seed, "attack", index, "verify"))
+            smoothed, settings.n_query, derive_seed(seed, "attack", index, "verify")
         )
         adv_counts = verify.vote_counts(adv)[0]
     adv_prediction = int(certificates.predict_from_counts(adv_counts[None], settings.alpha)[0])

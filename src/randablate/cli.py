@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from .files import write_csv
-from .seeding import derive_seed, generator
+from .seeding import derive_seed
 from .smoothing import Smoothed, load_smoothed
 
 PROG = "randablate certify"
@@ -167,8 +167,8 @@ def certify_command(args: argparse.Namespace) -> int:
     labels = None
     if args.labels:
         labels = _load_labels(args.labels, len(images), smoothed.num_classes)
-    gens = [generator(image_seed(args.seed, i)) for i in range(len(images))]
-    cert = smoothed.certify(images, args.n0, args.n, args.alpha, gens)
+    seeds = [image_seed(args.seed, i) for i in range(len(images))]
+    cert = smoothed.certify(images, args.n0, args.n, args.alpha, seeds)
     table = pd.DataFrame(
         {
             "index": np.arange(len(images)),

@@ -50,6 +50,24 @@ class Encoding:
         null = self.null(coded.device, coded.dtype).view(1, -1, 1, 1)
         return torch.where(keep, coded, null)
 
+    def ablate_kept(
+        self, coded: torch.Tensor, rows: torch.Tensor, kept: torch.Tensor
+    ) -> torch.Tensor:
+        """Samples (B, C', H, W), channels-last: coded[rows[b]] with only pixels kept[b] left.
+
+        `coded` (N, C', H, W) are coded images, `rows` (B,) which image each sample ablates and
+        `kept` (B, k) its kept pixel indices (row-major over H, W); every other pixel is NULL.
+        The same values as `ablate_coded(coded[rows], mask)`, written without a mask: a NULL
+        fill and k pixels copied a sample.
+        """
+        n, c, h, w = coded.shape
+        pixels = coded.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        null = self.null(coded.device, coded.dtype)
+        out = null.expand(len(rows), h * w, c).contiguous()
+        sample = torch.arange(len(rows), device=rows.device).unsqueeze(1)
+        out[sample, kept] = pixels[rows.unsqueeze(1), kept]
+        return out.view(len(rows), h, w, c).permute(0, 3, 1, 2)
+
     def __call__(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Code images (N, C, H, W) in [0, 1], keeping only the pixels in `keep` (N, H*W)."""
         if x.shape[1] != self.channels:

@@ -20,24 +20,36 @@ import torch
 from torch import nn
 
 from . import certificates
-from .ablation import draw_uniforms, keep_masks_from_uniforms
+from .ablation import keep_masks_from_streams, kept_pixels_from_streams
 from .devices import default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz
 from .models import load_model
-from .seeding import derive_seed, generator
+from .seeding import derive_seed
+from .streams import SeedsArg, Streams, as_streams
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-_log = logging.getLogger(__name__)
+# Samples an uncompiled forward pass on the CPU, per thread: the MNIST CNN's activations of 128
+# samples a core stay in its cache, which made bf16 votes 1.6x faster a sample than passes of
+# 1,000 (benchmarks/certify_throughput.py, "1 pass a batch"). Keep-sets are still drawn
+# `batch_size` at a time.
+CPU_FORWARD_BATCH = 128
 
-GeneratorArg = torch.Generator | Sequence[torch.Generator] | None
+
+def cpu_forward_batch() -> int:
+    """Samples a forward pass on the CPU: CPU_FORWARD_BATCH per torch thread."""
+    return CPU_FORWARD_BATCH * max(1, torch.get_num_threads())
+
+
+_log = logging.getLogger(__name__)
 
 
 def _base_on(base: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
     """`base` in eval mode on `device` in `dtype`; a copy only where a conversion is needed.
 
-    On the CPU the copy is also laid out channels-last (faster convolutions); a model that
-    already sits on the GPU in the right dtype is used as it is, not duplicated in GPU memory.
+    The copy is also laid out channels-last (faster convolutions on the CPU and on tensor
+    cores); a model that already sits on the GPU in the right dtype is used as it is, not
+    duplicated in GPU memory.
     """
     params = list(base.parameters()) + list(base.buffers())
     in_place = device.type != "cpu" and all(
@@ -46,9 +58,17 @@ def _base_on(base: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Mo
     if in_place:
         return base.eval()
     model = copy.deepcopy(base).eval().to(device=device, dtype=dtype)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return model.to(memory_format=torch.channels_last)
+
+
+def _channels_last(model: nn.Module) -> bool:
+    """Whether the model's 4-D weights are laid out channels-last (then so are its inputs)."""
+    return any(
+        p.dim() == 4
+        and p.is_contiguous(memory_format=torch.channels_last)
+        and not p.is_contiguous()
+        for p in model.parameters()
+    )
 
 
 @dataclass
@@ -90,8 +110,15 @@ class Smoothed:
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.model = _base_on(base, self.device, self.dtype)
-        # compile: torch.compile with weights frozen (oneDNN fuses each convolution with its
-        # ReLU); compiled once per batch shape, so the last batch is padded to batch_size.
+        self.channels_last = _channels_last(self.model)
+        # On the CPU an uncompiled model runs in passes that fit in cache; a compiled one pays
+        # a per-call overhead and fuses the ReLUs, so it takes whole batches.
+        self.forward_batch = self.batch_size
+        if self.device.type == "cpu" and not compile:
+            self.forward_batch = min(self.batch_size, cpu_forward_batch())
+        # compile: torch.compile with weights frozen (the ReLUs and copies around the
+        # convolutions and matrix products become generated kernels); compiled once per batch
+        # shape, so the last batch is padded to forward_batch.
         self.compiled = (
             torch.compile(self.model, options={"freezing": True}, dynamic=False)
             if compile
@@ -122,35 +149,55 @@ class Smoothed:
                 f"expected {expected}, got values in [{float(x.min()):g}, {float(x.max()):g}]"
             )
 
-    def _uniforms(self, batch: int, n: int, d: int, gen: GeneratorArg) -> torch.Tensor:
-        """Uniforms for n keep-sets per image; one stream per image when given a generator each."""
-        if gen is None or isinstance(gen, torch.Generator):
-            return draw_uniforms(batch * n, d, self.k, gen)
-        if len(gen) != batch:
-            raise ValueError(f"got {len(gen)} generators for {batch} images")
-        return torch.cat([draw_uniforms(n, d, self.k, g) for g in gen])
+    def _coded(self, x: torch.Tensor) -> torch.Tensor:
+        """Images coded once on the device, in the model's dtype and layout."""
+        coded = self.encoding.code(x.to(self.device, self.dtype))
+        if self.channels_last:
+            coded = coded.contiguous(memory_format=torch.channels_last)
+        return coded
 
-    @torch.inference_mode()
-    def counts(self, x: torch.Tensor, n: int, generator: GeneratorArg = None) -> torch.Tensor:
-        """Count, per image of x (B, C, H, W) in [0, 1], the base votes over n ablations."""
-        self.check_images(x)
+    def _count(self, x: torch.Tensor, n: int, streams: Streams) -> torch.Tensor:
+        """Votes (B, classes) on the device over samples starts .. starts + n - 1 of each stream.
+
+        The (image, sample) pairs are cut into batches of `batch_size` samples that may span
+        images; each batch's keep-sets are drawn on the device from the seeds, and its votes are
+        added to counts that stay there: nothing returns to the host until the caller asks.
+        """
         batch, _, h, w = x.shape
         d = h * w
         if not 0 < self.k <= d:
             raise ValueError(f"k={self.k} must be in 1..d={d}")
-        u = self._uniforms(batch, n, d, generator).to(self.device)
-        coded = self.encoding.code(x.to(self.device, self.dtype))
-        if self.device.type == "cpu":
-            coded = coded.contiguous(memory_format=torch.channels_last)
+        seeds = streams.seeds.to(self.device)
+        starts = streams.starts.to(self.device)
+        coded = self._coded(x)
         flat_counts = torch.zeros(batch * self.num_classes, dtype=torch.long, device=self.device)
         for start in range(0, batch * n, self.batch_size):
             stop = min(start + self.batch_size, batch * n)
-            image = torch.arange(start, stop, device=self.device) // n
-            keep = keep_masks_from_uniforms(u[start:stop], d, self.k)
-            logits = self._forward(self.encoding.ablate_coded(coded[image], keep))
+            flat = torch.arange(start, stop, device=self.device)
+            image = flat // n
+            sample = starts[image] + flat - image * n
+            if 2 * self.k <= d:  # write the k kept pixels into a NULL image: no mask
+                kept = kept_pixels_from_streams(seeds[image], sample, d, self.k)
+                inputs = self.encoding.ablate_kept(coded, image, kept)
+            else:
+                keep = keep_masks_from_streams(seeds[image], sample, d, self.k)
+                inputs = self.encoding.ablate_coded(coded[image], keep)
+            logits = self._forward(inputs)
             votes = image * self.num_classes + logits.argmax(dim=1)
-            flat_counts += torch.bincount(votes, minlength=batch * self.num_classes)
-        return flat_counts.view(batch, self.num_classes).cpu()
+            flat_counts.scatter_add_(0, votes, torch.ones_like(votes))
+        return flat_counts.view(batch, self.num_classes)
+
+    @torch.inference_mode()
+    def counts(self, x: torch.Tensor, n: int, seeds: SeedsArg = None) -> torch.Tensor:
+        """Count, per image of x (B, C, H, W) in [0, 1], the base votes over n ablations.
+
+        `seeds` gives each image its own keep-set stream: one integer per image (samples 0 .. n-1
+        of its stream), a `Streams` (its next n samples; it moves past them) or None (fresh
+        random seeds). An image's counts depend on its stream only, not on the batching.
+        """
+        self.check_images(x)
+        streams = as_streams(seeds, len(x)).take(n)
+        return self._count(x, n, streams).cpu()
 
     @torch.inference_mode()
     def classify_whole(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,9 +205,7 @@ class Smoothed:
         # At k = d, counts(x, 1) feeds the model these very tensors (an all-kept ablation is the
         # identity, in value and layout) in the same batches: its votes are these classes.
         self.check_images(x)
-        coded = self.encoding.code(x.to(self.device, self.dtype))
-        if self.device.type == "cpu":
-            coded = coded.contiguous(memory_format=torch.channels_last)
+        coded = self._coded(x)
         classes = [
             self._forward(coded[start : start + self.batch_size]).argmax(dim=1)
             for start in range(0, len(coded), self.batch_size)
@@ -168,50 +213,58 @@ class Smoothed:
         return torch.cat(classes).cpu()
 
     def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The base classifier's logits for a batch of coded, ablated samples."""
+        """The base classifier's logits for coded, ablated samples, `forward_batch` at a time."""
+        if len(inputs) <= self.forward_batch:
+            return self._forward_one(inputs)
+        return torch.cat(
+            [
+                self._forward_one(inputs[start : start + self.forward_batch])
+                for start in range(0, len(inputs), self.forward_batch)
+            ]
+        )
+
+    def _forward_one(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The logits of one forward pass (at most `forward_batch` samples)."""
         if self.compiled is None:
             return self.model(inputs)
-        short = self.batch_size - len(inputs)
+        short = self.forward_batch - len(inputs)
         if short > 0:  # one compiled shape: pad the last batch
             inputs = torch.cat([inputs, inputs.new_zeros((short, *inputs.shape[1:]))])
-            if self.device.type == "cpu":
+            if self.channels_last:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return self.compiled(inputs)[: self.batch_size - short]
+        return self.compiled(inputs)[: self.forward_batch - short]
 
-    def predict(
-        self, x: torch.Tensor, n: int, alpha: float, generator: GeneratorArg = None
-    ) -> np.ndarray:
+    def predict(self, x: torch.Tensor, n: int, alpha: float, seeds: SeedsArg = None) -> np.ndarray:
         """Top class per image, or -1 (abstain) where the top two counts tie at level alpha."""
-        return certificates.predict_from_counts(self.counts(x, n, generator).numpy(), alpha)
+        return certificates.predict_from_counts(self.counts(x, n, seeds).numpy(), alpha)
 
+    @torch.inference_mode()
     def certify(
-        self, x: torch.Tensor, n0: int, n: int, alpha: float, generator: GeneratorArg = None
+        self, x: torch.Tensor, n0: int, n: int, alpha: float, seeds: SeedsArg = None
     ) -> Certificate:
         """Choose each image's class with n0 samples and bound its probability with n fresh ones.
 
-        With one generator per image (reproducible certificates, independent of batching) the
-        images are certified in groups, each logged to the "randablate.smoothing" logger.
+        `seeds` as in `counts`: each image's first n0 samples choose, its next n bound. The
+        images are certified in groups, each logged to the "randablate.smoothing" logger; the
+        counts stay on the device until all groups are queued.
         """
         self.check_images(x)
-        if generator is None or isinstance(generator, torch.Generator) or len(x) <= 1:
-            counts_select = self.counts(x, n0, generator).numpy()
-            counts_bound = self.counts(x, n, generator).numpy()
-        else:
-            if len(generator) != len(x):
-                raise ValueError(f"got {len(generator)} generators for {len(x)} images")
-            group = max(1, 20 * self.batch_size // (n0 + n))
-            selected, bounded = [], []
-            started = time.monotonic()
-            for start in range(0, len(x), group):
-                stop = min(start + group, len(x))
-                selected.append(self.counts(x[start:stop], n0, generator[start:stop]))
-                bounded.append(self.counts(x[start:stop], n, generator[start:stop]))
-                if len(x) > group:
-                    _log.info(
-                        "certified %d/%d images (%.1f s)", stop, len(x), time.monotonic() - started
-                    )
-            counts_select = torch.cat(selected).numpy()
-            counts_bound = torch.cat(bounded).numpy()
+        streams = as_streams(seeds, len(x))
+        group = max(1, 20 * self.batch_size // (n0 + n))
+        selected, bounded = [], []
+        started = time.monotonic()
+        for start in range(0, len(x), group):
+            stop = min(start + group, len(x))
+            part = streams.select(slice(start, stop))
+            selected.append(self._count(x[start:stop], n0, part.take(n0)))
+            bounded.append(self._count(x[start:stop], n, part.take(n)))
+            if len(x) > group:
+                _log.info(
+                    "certified %d/%d images (%.1f s)", stop, len(x), time.monotonic() - started
+                )
+        streams.advance(n0 + n)
+        counts_select = torch.cat(selected).cpu().numpy()
+        counts_bound = torch.cat(bounded).cpu().numpy()
         d = x.shape[-2] * x.shape[-1]
         guess, p_lower, radius = certificates.certify_from_counts(
             counts_select, counts_bound, alpha, d, self.k
@@ -225,7 +278,7 @@ class Smoothed:
         alpha: float,
         n0: int,
         stages: Sequence[int],
-        generator: GeneratorArg = None,
+        seeds: SeedsArg = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decide per image whether g is certified at L0 radius `radius`, sampling in stages.
 
@@ -243,7 +296,8 @@ class Smoothed:
         if radius < 0:
             raise ValueError(f"radius must be >= 0, got {radius}")
         batch = x.shape[0]
-        guess = np.argmax(self.counts(x, n0, generator).numpy(), axis=1).astype(np.int64)
+        streams = as_streams(seeds, batch)
+        guess = np.argmax(self.counts(x, n0, streams).numpy(), axis=1).astype(np.int64)
         used = np.full(batch, n0, dtype=np.int64)
         certified = np.zeros(batch, dtype=bool)
         active = np.arange(batch)
@@ -251,12 +305,9 @@ class Smoothed:
         for n in stages:
             if active.size == 0:
                 break
-            gens = generator
-            if generator is not None and not isinstance(generator, torch.Generator):
-                if len(generator) != batch:
-                    raise ValueError(f"got {len(generator)} generators for {batch} images")
-                gens = [generator[i] for i in active]
-            counts = self.counts(x[torch.from_numpy(active)], int(n), gens).numpy()
+            part = streams.select(active)
+            counts = self.counts(x[torch.from_numpy(active)], int(n), part).numpy()
+            streams.advance(int(n), active)
             hits = counts[np.arange(active.size), guess[active]]
             used[active] += int(n)
             lower = certificates.lower_confidence_bound(hits, int(n), level)
@@ -343,8 +394,8 @@ def count_votes(
         stop = min(done + group, total)
         x = images[done:stop]
         for stage, n in stages.items():
-            gens = [generator(derive_seed(seed, stage, int(i))) for i in indices[done:stop]]
-            counts[stage][done:stop] = smoothed.counts(x, n, gens).numpy()
+            seeds = [derive_seed(seed, stage, int(i)) for i in indices[done:stop]]
+            counts[stage][done:stop] = smoothed.counts(x, n, seeds).numpy()
         done = stop
         now = time.monotonic()
         rate = (done - first) / max(now - started, 1e-9)
@@ -380,8 +431,8 @@ def base_accuracy(
     group = max(1, smoothed.batch_size // samples)
     for start in range(0, len(images), group):
         stop = min(start + group, len(images))
-        gens = [generator(derive_seed(seed, "base", i)) for i in range(start, stop)]
-        counts = smoothed.counts(images[start:stop], samples, gens).numpy()
+        seeds = [derive_seed(seed, "base", i) for i in range(start, stop)]
+        counts = smoothed.counts(images[start:stop], samples, seeds).numpy()
         correct += int(counts[np.arange(stop - start), labels_np[start:stop]].sum())
         log.info("measured %d/%d images", stop, len(images))
     return correct / (samples * len(images))
