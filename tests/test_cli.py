@@ -12,12 +12,13 @@ import pytest
 import torch
 from kept_intensity import kept_intensity_cnn, save_kept_intensity_model, varied_images, vote
 
-from randablate import cli
+from randablate import cli, smoothing
 from randablate.ablation import keep_masks
 from randablate.encoding import get_encoding
 from randablate.models import build_model, load_model
 from randablate.seeding import derive_seed
-from randablate.smoothing import Smoothed, load_smoothed
+from randablate.smoothing import load_smoothed
+from randablate.streams import Streams
 
 
 def test_top_level_names_without_starting_torch():
@@ -75,28 +76,18 @@ def one_by_one(model_file, images, n0, n, alpha, seed):
 
 
 def share_the_first_stream(monkeypatch):
-    """Plant a grouping fault: every image of a group draws from its first image's stream.
+    """Plant a grouping fault: every image of a call draws from its first image's stream.
 
-    Whatever `Smoothed.counts` takes per image (generators, seeds: a list, array or tensor), the
-    first image's is handed to every image of the call.
+    The fault sits where the smoothed classifier turns its `seeds` argument into streams, the
+    one conversion that `counts`, `certify` and `certify_radius` all make.
     """
-    counts = Smoothed.counts
+    as_streams = smoothing.as_streams
 
-    def first_for_all(value, batch):
-        if isinstance(value, (list, tuple)) and len(value) == batch > 1:
-            return [value[0]] * batch
-        if isinstance(value, np.ndarray) and value.shape[:1] == (batch,) != (1,):
-            return np.repeat(value[:1], batch, axis=0)
-        if isinstance(value, torch.Tensor) and value.shape[:1] == (batch,) != (1,):
-            return value[:1].repeat(batch, *[1] * (value.ndim - 1))
-        return value
+    def first_for_all(seeds, batch):
+        streams = as_streams(seeds, batch)
+        return Streams(streams.seeds[:1].repeat(batch), streams.starts[:1].repeat(batch))
 
-    def shared(self, x, n, *args, **kwargs):
-        args = [first_for_all(value, len(x)) for value in args]
-        kwargs = {key: first_for_all(value, len(x)) for key, value in kwargs.items()}
-        return counts(self, x, n, *args, **kwargs)
-
-    monkeypatch.setattr(Smoothed, "counts", shared)
+    monkeypatch.setattr(smoothing, "as_streams", first_for_all)
 
 
 def mix_up_the_seeds(monkeypatch, count):
@@ -284,8 +275,7 @@ def test_certify_logs_progress_and_batching_does_not_change_certificates(
     smoothed, _ = load_smoothed(model_file, 45, batch_size=20, device="cpu")
     images = varied_images(5, seed=1)
     alone = [
-        smoothed.certify(images[i : i + 1], 10, 190, 0.05, [derive_seed(1, i)])
-        for i in range(5)
+        smoothed.certify(images[i : i + 1], 10, 190, 0.05, [derive_seed(1, i)]) for i in range(5)
     ]
     expected = [c.counts_bound[0].tolist() for c in alone]
     assert len({tuple(c) for c in expected}) == 5
