@@ -107,6 +107,7 @@ def tiny_config(data_dir: Path) -> dict:
         precision="bf16",
     )
     config["figures"]["figure1_k"] = [30, 90]
+    config["fpa"]["compare_k"] = [30]  # compared on one of table1.k
     config["training"]["mnist"].update(
         epochs=2,
         optimizer="adam",

@@ -188,6 +188,7 @@ def test_every_source_shows_commands_and_every_block_has_a_known_language():
     expected |= {"benchmarks/gpu_check.sh", "Makefile"}
     expected |= {"profiles/quick/config.yaml", "profiles/reference/config.yaml"}
     expected |= {"profiles/reference/smoothed.yaml", "profiles/slurm/config.yaml"}
+    expected |= {"profiles/gpu/config.yaml"}
     assert wheres == expected
     assert len(SNAKEMAKE_COMMANDS) >= 8 and len(RANDABLATE_COMMANDS) >= 1
 
