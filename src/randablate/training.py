@@ -356,19 +356,7 @@ def train(
     checkpoint = Path(checkpoint_path)
     history: list[dict[str, float]] = []
     first_epoch = 1
-    state = (
-        torch.load(checkpoint, map_location=device, weights_only=False)
-        if checkpoint.exists()
-        else None
-    )
-    if state is not None and (state["settings"] != asdict(settings) or state["k"] != k):
-        if not discard_mismatched:
-            raise ValueError(
-                f"checkpoint {checkpoint} was made with other settings; delete it to start over"
-            )
-        log.info("removing %s: it was made with other settings", checkpoint)
-        checkpoint.unlink()
-        state = None
+    state = _load_checkpoint(checkpoint, k, settings, device, log, discard_mismatched)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -552,6 +540,28 @@ def _check_group(
             )
 
 
+def _load_checkpoint(
+    path: Path,
+    k: int,
+    settings: TrainSettings,
+    device: torch.device,
+    log: logging.Logger,
+    discard_mismatched: bool,
+) -> dict | None:
+    """The checkpoint at `path` (None when absent); one of other settings or k is refused,
+    or deleted (None) when `discard_mismatched`."""
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state["settings"] == asdict(settings) and state["k"] == k:
+        return state
+    if not discard_mismatched:
+        raise ValueError(f"checkpoint {path} was made with other settings; delete it to start over")
+    log.info("removing %s: it was made with other settings", path)
+    path.unlink()
+    return None
+
+
 def _resume_states(
     paths: list[Path],
     ks: list[int],
@@ -563,16 +573,7 @@ def _resume_states(
     """Each model's checkpoint (None where absent), refused or discarded as `train` does."""
     states = []
     for path, k, s in zip(paths, ks, settings, strict=True):
-        state = torch.load(path, map_location=device, weights_only=False) if path.exists() else None
-        if state is not None and (state["settings"] != asdict(s) or state["k"] != k):
-            if not discard_mismatched:
-                raise ValueError(
-                    f"checkpoint {path} was made with other settings; delete it to start over"
-                )
-            log.info("removing %s: it was made with other settings", path)
-            path.unlink()
-            state = None
-        states.append(state)
+        states.append(_load_checkpoint(path, k, s, device, log, discard_mismatched))
     epochs = {None if state is None else state["epoch"] for state in states}
     if len(epochs) > 1:
         if not discard_mismatched:
