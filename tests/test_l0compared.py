@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, copy_mnist, snakemake, tiny_config, write_config
 from test_comparison import synthetic_votes
 
+from randablate import figures
 from randablate.l0compared import benchmark_seconds, curves, methods, summary
 
 ALPHA = 0.05
@@ -161,3 +163,47 @@ def test_the_rules_build_the_comparison_on_the_same_images(mnist, tmp_path) -> N
     report = (tmp_path / "report.html").read_text()
     assert "l0_certificates_compared_mnist.csv" in report
     assert "taken from the paper named there" in report and "T = 3, 4" in report
+
+
+def plotted_curves(fig) -> dict[str, tuple[list[float], list[float]]]:
+    """Each drawn line of the figure's plot, by legend label: (x, y)."""
+    ax = fig.axes[0]
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines}
+
+
+@pytest.mark.parametrize("planted", [None, "fpa_T5 drawn from fpa_T10's column"])
+def test_the_figure_draws_every_curve_and_marker_and_its_legend_clears_the_plot(planted):
+    curves = pd.DataFrame(
+        {
+            "rho": [0, 1, 2, 3],
+            "ra_k45_corollary1": [90.0, 70.0, 40.0, 0.0],
+            "fpa_T5": [95.0, 80.0, 0.0, 0.0],
+            "fpa_T10": [93.0, 85.0, 60.0, 10.0],
+        }
+    )
+    labels = {"ra_k45_corollary1": "RA k = 45", "fpa_T5": "FPA T = 5", "fpa_T10": "FPA T = 10"}
+    drawn = curves.copy()
+    if planted:
+        drawn["fpa_T5"] = curves["fpa_T10"]
+    fig = figures.l0_compared_figure(drawn, labels, "title", {"quoted median 12: FPA": 12.0})
+    fig.canvas.draw()
+    lines = plotted_curves(fig)
+    try:
+        for method, label in labels.items():
+            x, y = lines[label]
+            assert x == curves["rho"].tolist() and y == curves[method].tolist(), label
+        assert lines["quoted median 12: FPA"] == ([12.0], [50.0])
+        styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].lines}
+        assert styles["RA k = 45"] == "--" and styles["FPA T = 5"] == "-"
+    except AssertionError:
+        assert planted
+    else:
+        assert not planted
+    # the legend sits in a panel of its own: none of its text overlaps the plot
+    renderer = fig.canvas.get_renderer()
+    plot_box = fig.axes[0].get_window_extent(renderer)
+    legend = fig.axes[1].get_legend()
+    assert {t.get_text() for t in legend.get_texts()} >= set(labels.values())
+    for text in legend.get_texts():
+        assert not text.get_window_extent(renderer).overlaps(plot_box), text.get_text()
+    plt.close(fig)

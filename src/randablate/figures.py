@@ -275,22 +275,23 @@ def plot_adversarial_examples(
     save_figure(fig, path)
 
 
-def plot_l0_compared(
+def l0_compared_figure(
     curves: pd.DataFrame,
     labels: Mapping[str, str],
-    path: str | os.PathLike,
     title: str,
     quoted: Mapping[str, float] | None = None,
-) -> None:
-    """Draw certified accuracy against ρ, one line per certificate (columns of `curves`).
+) -> plt.Figure:
+    """Certified accuracy against ρ, one line per certificate (columns of `curves`), unsaved.
 
     Randomized ablation's certificates (methods ra_*, lee_*) are dashed, feature partition
     aggregation's (fpa_*) solid; `labels` maps each method to its legend text. `quoted` maps a
     legend text to a median a paper reports, drawn as a marker at (median, 50%): a curve that
-    passes on or above it has at least that median.
+    passes on or above it has at least that median. The legend has a panel of its own below.
     """
     methods = [c for c in curves.columns if c != "rho"]
-    fig, ax = plt.subplots(figsize=(11, 4.6))
+    fig, (ax, legend_ax) = plt.subplots(
+        2, 1, figsize=(7.5, 7.5), gridspec_kw={"height_ratios": [3, 1.3]}
+    )
     fpa = [m for m in methods if m.startswith("fpa_")]
     other = [m for m in methods if m not in fpa]
     for colours, group, style in (
@@ -315,7 +316,19 @@ def plot_l0_compared(
     ax.set_ylim(0, 100)
     ax.set_xlabel("L0 radius ρ (pixels)")
     ax.set_ylabel("certified accuracy (%)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 0.62, 1))  # the legend right of the axes
-    save_figure(fig, path)
+    legend_ax.axis("off")
+    legend_ax.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="center", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_l0_compared(
+    curves: pd.DataFrame,
+    labels: Mapping[str, str],
+    path: str | os.PathLike,
+    title: str,
+    quoted: Mapping[str, float] | None = None,
+) -> None:
+    """Save `l0_compared_figure` to `path`."""
+    save_figure(l0_compared_figure(curves, labels, title, quoted), path)
