@@ -31,7 +31,7 @@ from .devices import acquire_device
 from .encoding import Encoding, get_encoding
 from .files import atomic_path
 from .models import build_model
-from .provenance import git_commit, hardware, package_versions
+from .provenance import trained_on
 from .seeding import derive_seed
 from .training import TrainSettings, train, training_encoding
 
@@ -262,12 +262,7 @@ def train_ensemble_and_save(
         "train_images": len(images),
         "histories": [r["history"] for r in results],
         "train_seconds": time.monotonic() - started,
-        "provenance": {
-            "git_commit": git_commit(repo),
-            "packages": package_versions(),
-            "hardware": hardware(),
-            "device": str(device),
-        },
+        "provenance": trained_on(repo, device),
     }
     save_ensemble(path, [m.cpu() for m in models], meta)
 

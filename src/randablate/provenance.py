@@ -60,6 +60,16 @@ def hardware() -> dict[str, Any]:
     return info
 
 
+def trained_on(repo: str | os.PathLike, device: object) -> dict[str, Any]:
+    """The provenance a trained model is saved with: code, packages, hardware and device."""
+    return {
+        "git_commit": git_commit(repo),
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "device": str(device),
+    }
+
+
 def collect(config: Mapping[str, Any], repo: str | os.PathLike) -> dict[str, Any]:
     """Return the provenance record of a run with `config` from the checkout at `repo`."""
     return {

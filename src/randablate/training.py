@@ -32,7 +32,7 @@ from .encoding import Encoding, channel_mean, dataset_encoding
 from .failpoints import failpoint
 from .files import atomic_path
 from .models import build_model, save_model
-from .provenance import git_commit, hardware, package_versions
+from .provenance import trained_on
 from .seeding import derive_seed, generator
 from .training_draws import (
     EpochKeepSets,
@@ -790,12 +790,7 @@ def _model_meta(
         "training": dict(settings),
         "train_images": training.count,
         "history": history,
-        "provenance": {
-            "git_commit": git_commit(repo),
-            "packages": package_versions(),
-            "hardware": hardware(),
-            "device": str(device),
-        },
+        "provenance": trained_on(repo, device),
     }
 
 
