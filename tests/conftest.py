@@ -52,6 +52,15 @@ def trained_k45(mnist, tmp_path_factory) -> torch.nn.Module:
     return model.eval()
 
 
+def holds_unless_planted(planted: object, check, *args, **kwargs) -> None:
+    """Run `check`: it must pass as the code is, and fail when a fault is `planted`."""
+    if planted:
+        with pytest.raises(AssertionError):
+            check(*args, **kwargs)
+    else:
+        check(*args, **kwargs)
+
+
 def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run the project's Snakefile in `workdir` (which holds its own config.yaml)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]

@@ -11,6 +11,7 @@ import pytest
 from conftest import paper_config, snakemake, write_config
 from statsmodels.stats.proportion import proportion_confint
 from test_certificates_joint import reference_radius
+from test_figures import COMPARED
 
 from randablate.comparison import compare_certificates, looser_than_corollary1
 from randablate.figures import plot_compared
@@ -82,16 +83,7 @@ def test_comparison_matches_exact_per_image_radii() -> None:
 
 
 def test_looser_rhos_and_the_figure(tmp_path) -> None:
-    table = pd.DataFrame(
-        {
-            "k": [1, 1, 1, 2, 2],
-            "rho": [0, 1, 2, 0, 1],
-            "corollary1": [90.0, 50.0, 10.0, 80.0, 0.0],
-            "corollary2": [85.0, 50.0, 12.0, 80.0, 0.0],
-            "top2": [95.0, 60.0, 20.0, 90.0, 5.0],
-            "top3": [96.0, 70.0, 30.0, 95.0, 6.0],
-        }
-    )
+    table = COMPARED.copy()
     looser = looser_than_corollary1(table)
     assert looser["k"].tolist() == [1] and looser["rhos"].tolist() == [[0]]
     plot_compared(table, tmp_path / "f.png", "title")
