@@ -1,4 +1,7 @@
-"""randablate.config: the checks a JSON schema cannot make, each naming the key."""
+"""randablate.config: the checks a JSON schema cannot make, each naming the key; the schema itself.
+
+config.yaml is the one source of every default: the schema sets none and requires every key.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
-from conftest import REPO, write_config
+from conftest import REPO, snakemake, write_config
 from scipy import stats
 
 from randablate.certificates import least_votes_to_decide
 from randablate.config import (
+    IMAGE_KEYS,
+    PIXEL_KEYS,
     ConfigError,
     attacked_images,
     check_config,
     num_images,
     training_groups,
 )
+from randablate.datasets import DATASETS
 
 PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
 
 def changed(change) -> dict:
@@ -73,12 +81,136 @@ def test_the_papers_config_passes_and_counts_its_images():
             lambda c: c["fpa"].update(compare_k=[45, 47]),
             "fpa.compare_k = [45, 47]; expected values of table1.k",
         ),
+        (
+            lambda c: c["table1"].update(k=[45, 785]),
+            "table1.k = [45, 785]; expected each at most d = 784, the pixels of one MNIST image",
+        ),
+        (
+            lambda c: c["table3"].update(k=[1025]),
+            "table3.k = [1025]; expected each at most d = 1024, the pixels of one CIFAR-10 image",
+        ),
+        (
+            lambda c: c["table6"].update(k=[500, 50_177]),
+            "table6.k = [500, 50177]; expected each at most d = 50176, the pixels of one ImageNet",
+        ),
+        (lambda c: c["base_accuracy"].update(k=[1025]), "base_accuracy.k = [1025]; expected each"),
+        (lambda c: c["table7"].update(imagenet_k=50_177), "table7.imagenet_k = 50177; expected at"),
+        (lambda c: c["table8"].update(cifar10_k=1025), "table8.cifar10_k = 1025; expected at most"),
+        (lambda c: c["attack"].update(baseline_k=785), "attack.baseline_k = 785; expected at most"),
+        (lambda c: c["fpa"].update(groups=[25, 785]), "fpa.groups = [25, 785]; expected each at"),
+        (lambda c: c["figures"].update(figure2_k=[785]), "figures.figure2_k = [785]; expected"),
+        (
+            lambda c: c["figures"].update(figure4_image=10_000),
+            "figures.figure4_image = 10000; expected an index below 10000, the images of the MNIST",
+        ),
     ],
 )
 def test_each_bad_value_is_refused_naming_its_key(change, message):
     with pytest.raises(ConfigError, match="invalid config") as error:
         check_config(changed(change))
     assert message in str(error.value)
+
+
+def test_k_may_reach_d_and_an_image_index_the_last_test_image():
+    edge = changed(lambda c: c["table1"].update(k=[5, 45, 784]))
+    edge["table6"]["k"] = [50_176]
+    edge["table8"]["cifar10_k"] = 1024
+    edge["figures"].update(figure1_image=9999, figure4_k=784)
+    check_config(edge)
+
+
+def schema_keys(node: dict, prefix: str = "") -> dict[str, dict]:
+    """Every key the schema describes (dotted), with its subschema, following $ref into $defs."""
+    properties = {}
+    if "$ref" in node:
+        properties.update(SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]]["properties"])
+    for name, subschema in node.get("properties", {}).items():
+        properties[name] = {**properties.get(name, {}), **subschema}
+    keys = {}
+    for name, subschema in properties.items():
+        keys[prefix + name] = subschema
+        if "properties" in subschema or "$ref" in subschema:
+            keys.update(schema_keys(subschema, f"{prefix}{name}."))
+    return keys
+
+
+def config_keys(config: dict, prefix: str = "") -> list[str]:
+    """Every key a config sets (dotted), sections and their keys."""
+    keys = []
+    for name, value in config.items():
+        keys.append(prefix + name)
+        if isinstance(value, dict):
+            keys += config_keys(value, f"{prefix}{name}.")
+    return keys
+
+
+def defaults_in(node: object, path: str = "") -> list[str]:
+    """Where a schema sets a `default`, anywhere in it."""
+    if isinstance(node, list):
+        return [hit for i, item in enumerate(node) for hit in defaults_in(item, f"{path}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    here = [path or "/"] if "default" in node else []
+    below = [hit for key, value in node.items() for hit in defaults_in(value, f"{path}/{key}")]
+    return here + below
+
+
+def test_the_schema_sets_no_default_so_config_yaml_is_their_one_source():
+    assert defaults_in(SCHEMA) == []
+    planted = copy.deepcopy(SCHEMA)
+    planted["properties"]["table6"]["properties"]["arch"]["default"] = "imagenet_resnet50"
+    assert defaults_in(planted) == ["/properties/table6/properties/arch"]
+
+
+def test_config_yaml_sets_every_key_the_schema_describes_and_no_other():
+    described = schema_keys(SCHEMA)
+    assert sorted(config_keys(PAPER)) == sorted(described)
+    assert len(described) > 150
+    assert [key for key, subschema in described.items() if not subschema.get("description")] == []
+
+
+def test_the_schema_requires_every_key_so_a_config_lacking_one_fails_naming_it():
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    validator.validate(PAPER)
+    for key in config_keys(PAPER):
+        *section, name = key.split(".")
+        config = copy.deepcopy(PAPER)
+        parent = config
+        for part in section:
+            parent = parent[part]
+        del parent[name]
+        errors = list(validator.iter_errors(config))
+        assert [(e.message, list(e.path)) for e in errors] == [
+            (f"{name!r} is a required property", section)
+        ], key
+
+
+def test_every_k_the_schema_bounds_by_d_is_checked_against_its_data_set():
+    described = schema_keys(SCHEMA)
+    bounded = {key for key, subschema in described.items() if "<= d" in subschema["description"]}
+    assert bounded == set(PIXEL_KEYS)
+    indices = {key for key in described if key.endswith("_image")}
+    assert indices == set(IMAGE_KEYS)
+    for key, dataset in {**PIXEL_KEYS, **IMAGE_KEYS}.items():
+        # the data set a key is checked against is its table's, or the one its description names
+        text = described[key]["description"]
+        named = {name for name, info in DATASETS.items() if info.title in text}
+        tables = {name for name, info in DATASETS.items() if key == f"{info.section}.k"}
+        assert named | tables == {dataset}, key
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["table1"].update(k=[45, 785]), "table1.k = [45, 785]; expected each at most"),
+        (lambda c: c["table6"].pop("batch_size"), "'batch_size' is a required property"),
+    ],
+)
+def test_a_bad_config_fails_a_dry_run_before_any_job_naming_the_key(tmp_path, change, message):
+    write_config(tmp_path, changed(change))
+    run = snakemake(tmp_path, "-n", "--cores", "1", "results/tables/table1.csv")
+    assert run.returncode != 0
+    assert message in run.stderr + run.stdout
 
 
 def test_the_smoothed_classifier_can_be_attacked_on_fewer_images_than_the_cnn():
@@ -136,10 +268,11 @@ def test_least_votes_agree_with_the_binomial_test():
         least_votes_to_decide(1.0)
 
 
-def test_config_checks_and_dataset_facts_do_not_import_torch():
-    code = "import sys, randablate.config, randablate.datasets; print('torch' in sys.modules)"
+def test_config_checks_and_dataset_facts_import_neither_torch_nor_numpy_nor_pandas():
+    code = "import sys, randablate.config, randablate.datasets\n"
+    code += "print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 def test_training_groups_gather_equal_settings_in_increasing_k():

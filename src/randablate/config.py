@@ -1,8 +1,9 @@
 """Checks of a pipeline config that its JSON schema cannot express, each naming the key.
 
-The schema (workflow/schemas/config.schema.yaml) checks every type, range and name it can: k <= d
-per data set, alpha strictly between 0 and 1, the enums. What is left needs two keys at once, a
-file system or a statistic: schedules in order, shards no more than images, an existing
+The schema (workflow/schemas/config.schema.yaml) checks every type, range and name it can: alpha
+strictly between 0 and 1, the enums, that every key is there. What is left needs a data set's
+facts (k <= d and image indices within the test set, from `datasets.DATASETS`), two keys at once,
+a file system or a statistic: schedules in order, shards no more than images, an existing
 mnist.source_dir, and enough votes per attack query for the binomial test to ever decide. The
 workflow calls `check_config` at parse time, so a bad value fails before any job runs. Torch-free.
 """
@@ -16,9 +17,38 @@ from typing import Any
 
 from .datasets import DATASETS
 
-__all__ = ["ConfigError", "attacked_images", "authors_checkpoints", "check_config", "num_images"]
+__all__ = [
+    "IMAGE_KEYS",
+    "PIXEL_KEYS",
+    "ConfigError",
+    "attacked_images",
+    "authors_checkpoints",
+    "check_config",
+    "num_images",
+]
 
 AUTHORS_IMAGENET_IMAGES = 400  # the authors' list of ImageNet validation images
+
+# Each key holding numbers of retained pixels k (fpa.groups: FPA's T), at most d of its data set.
+PIXEL_KEYS: dict[str, str] = {
+    **{f"{info.section}.k": name for name, info in DATASETS.items()},
+    "base_accuracy.k": "cifar10",
+    "table7.mnist_k": "mnist",
+    "table7.imagenet_k": "imagenet",
+    "table8.mnist_k": "mnist",
+    "table8.cifar10_k": "cifar10",
+    "fpa.groups": "mnist",
+    "attack.k": "mnist",
+    "attack.baseline_k": "mnist",
+    "figures.figure1_k": "mnist",
+    "figures.figure2_k": "mnist",
+    "figures.figure4_k": "mnist",
+}
+# Each key holding the index of a test image of its data set.
+IMAGE_KEYS: dict[str, str] = {
+    "figures.figure1_image": "mnist",
+    "figures.figure4_image": "mnist",
+}
 
 
 class ConfigError(ValueError):
@@ -46,6 +76,29 @@ def attacked_images(cfg: Mapping[str, Any], k: int) -> int:
     if int(k) == attack["k"] and int(k) != attack["baseline_k"] and smoothed is not None:
         return int(smoothed)
     return int(attack["num_images"])
+
+
+def _at(cfg: Mapping[str, Any], key: str) -> Any:
+    """The value of a dotted `key` ("table1.k") in `cfg`."""
+    value: Any = cfg
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def _check_dataset_facts(cfg: Mapping[str, Any]) -> None:
+    """Each k at most its data set's d, each image index within its test set."""
+    for key, dataset in PIXEL_KEYS.items():
+        info, value = DATASETS[dataset], _at(cfg, key)
+        if max(value if isinstance(value, list) else [value]) > info.d:
+            each = "each " if isinstance(value, list) else ""
+            expected = f"{each}at most d = {info.d}, the pixels of one {info.title} image"
+            raise config_error(key, value, expected)
+    for key, dataset in IMAGE_KEYS.items():
+        info, value = DATASETS[dataset], _at(cfg, key)
+        if info.test_images is not None and value >= info.test_images:
+            expected = f"an index below {info.test_images}, the images of the {info.title} test set"
+            raise config_error(key, value, expected)
 
 
 def _check_certification(cfg: Mapping[str, Any], dataset: str) -> None:
@@ -137,6 +190,7 @@ def training_groups(models: list[tuple[int, Mapping[str, Any]]], size: int) -> l
 
 def check_config(cfg: Mapping[str, Any]) -> None:
     """Raise ConfigError, naming the key, for a value that is wrong given the rest of `cfg`."""
+    _check_dataset_facts(cfg)
     for dataset in DATASETS:
         _check_certification(cfg, dataset)
         _check_schedule(cfg, dataset)
@@ -148,7 +202,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
             "an existing directory holding the four MNIST IDX files, or null",
         )
     imagenet = cfg["imagenet"]
-    if imagenet.get("subset") == "authors" and imagenet["num_images"] > AUTHORS_IMAGENET_IMAGES:
+    if imagenet["subset"] == "authors" and imagenet["num_images"] > AUTHORS_IMAGENET_IMAGES:
         raise config_error(
             "imagenet.num_images",
             imagenet["num_images"],
@@ -160,9 +214,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
 
 
 def _check_fpa(cfg: Mapping[str, Any]) -> None:
-    fpa = cfg.get("fpa")
-    if fpa is None:
-        return
+    fpa = cfg["fpa"]
     missing = sorted(set(fpa["compare_k"]) - set(cfg["table1"]["k"]))
     if missing:
         raise config_error(
