@@ -29,6 +29,7 @@ from randablate.config import (
     training_groups,
 )
 from randablate.datasets import DATASETS
+from randablate.names import ENCODINGS, PRECISIONS
 
 PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
@@ -199,6 +200,14 @@ def test_every_k_the_schema_bounds_by_d_is_checked_against_its_data_set():
         assert named | tables == {dataset}, key
 
 
+def test_the_schemas_encodings_and_precisions_are_the_librarys():
+    described = schema_keys(SCHEMA)
+    names = {"encoding": list(ENCODINGS), "precision": list(PRECISIONS)}
+    enums = {key: s["enum"] for key, s in described.items() if key.rsplit(".")[-1] in names}
+    assert len(enums) == 14  # 4 encodings (table1, 3, 6, fpa), 10 precisions
+    assert {key: names[key.rsplit(".")[-1]] for key in enums} == enums
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -268,8 +277,8 @@ def test_least_votes_agree_with_the_binomial_test():
         least_votes_to_decide(1.0)
 
 
-def test_config_checks_and_dataset_facts_import_neither_torch_nor_numpy_nor_pandas():
-    code = "import sys, randablate.config, randablate.datasets\n"
+def test_config_checks_dataset_facts_and_names_import_neither_torch_nor_numpy_nor_pandas():
+    code = "import sys, randablate.config, randablate.datasets, randablate.names\n"
     code += "print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -17,10 +17,11 @@ from conftest import REPO
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from randablate.names import ENCODINGS, PAPER_DIR
+
 REFERENCE = REPO / "reference" / "mnist-k45"
-PAPER = REPO / "resources" / "paper"
+PAPER = REPO / PAPER_DIR
 D, K, ALPHA, N0, N, N_PREDICT, IMAGES = 784, 45, 0.05, 1_000, 10_000, 10_000, 2_000
-ENCODINGS = ("multichannel", "mean")
 
 
 def counts(certs: pd.DataFrame, stage: str) -> np.ndarray:

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from .files import write_csv
+from .names import PRECISIONS
 from .seeding import derive_seed
 from .smoothing import Smoothed, load_smoothed
 
@@ -202,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
     certify.add_argument("--alpha", type=_level, default=0.05, help="failure probability")
     certify.add_argument("--seed", type=int, default=0, help="base seed of the ablations")
     certify.add_argument("--batch-size", type=_count, default=1000, help="samples per pass")
-    certify.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    certify.add_argument("--precision", choices=PRECISIONS, default="fp32")
     certify.add_argument(
         "--device", type=_device, default=None, help="default: CUDA when present, else CPU"
     )

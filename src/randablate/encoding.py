@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from .datasets import DATASETS
+from .names import ENCODINGS  # re-exported: randablate.encoding.ENCODINGS
 
 Normalize = tuple[Sequence[float], Sequence[float]]
 
@@ -159,9 +160,6 @@ class MeanEncoding(Encoding):
     def describe(self) -> dict:
         """Name, channels and the mean."""
         return {**super().describe(), "mean": list(self.mean)}
-
-
-ENCODINGS = ("multichannel", "mean")
 
 
 def get_encoding(

@@ -31,6 +31,7 @@ from .devices import acquire_device
 from .encoding import Encoding, get_encoding
 from .files import atomic_path
 from .models import build_model
+from .names import check_precision
 from .provenance import trained_on
 from .seeding import derive_seed
 from .training import TrainSettings, train, training_encoding
@@ -282,7 +283,7 @@ def submodel_predictions(
 ) -> np.ndarray:
     """Return each submodel's predicted label on each image, (N, T): one forward pass each."""
     device = torch.device(device or "cpu")
-    dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
+    dtype = torch.bfloat16 if check_precision(precision) == "bf16" else None  # fp32: no autocast
     out = np.empty((len(images), len(models)), dtype=np.int64)
     wrapped = [
         FixedKeep(model, mask, encoding).to(device).eval()

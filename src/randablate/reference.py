@@ -23,7 +23,7 @@ from . import certificates
 from .attack_report import median_magnitude
 from .files import atomic_path, write_csv
 from .scorecard import proportion_interval
-from .tables import summarize
+from .tables import STAGES, summarize
 
 __all__ = [
     "attack_summary",
@@ -154,7 +154,7 @@ def export_reference(
     keep = ["index", "label", "guess", "p_lower", "radius", "robustness", "prediction"]
     for name, path in certificates_by_name.items():
         certs = pd.read_csv(path)
-        counts = [c for c in certs.columns if c.split("_")[0] in ("select", "bound", "predict")]
+        counts = [c for c in certs.columns if c.split("_")[0] in STAGES]
         target = out / f"certificates_{name}.csv.gz"
         write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, gzip=True)
         written.append(target)

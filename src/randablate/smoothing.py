@@ -25,10 +25,10 @@ from .devices import default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz
 from .models import load_model
+from .names import check_precision
 from .seeding import derive_seed
 from .streams import SeedsArg, Streams, as_streams
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # Samples an uncompiled forward pass on the CPU, per thread: the MNIST CNN's activations of 128
 # samples a core stay in its cache, which made bf16 votes 1.6x faster a sample than passes of
 # 1,000 (benchmarks/certify_throughput.py, "1 pass a batch"). Keep-sets are still drawn
@@ -96,8 +96,7 @@ class Smoothed:
         device: str | torch.device | None = None,
         compile: bool = False,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        check_precision(precision)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.k = int(k)
@@ -105,7 +104,7 @@ class Smoothed:
         self.num_classes = int(num_classes)
         self.batch_size = int(batch_size)
         self.precision = precision
-        self.dtype = PRECISIONS[precision]
+        self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self.device = torch.device(device) if device is not None else default_device()
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())

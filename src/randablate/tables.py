@@ -21,10 +21,14 @@ import numpy as np
 import pandas as pd
 
 from randablate import certificates
+from randablate.names import STAGES
 from randablate.scorecard import CELL_COLUMNS
 
-STAGES = ("select", "bound", "predict")
 MEDIAN = "median_certified_robustness_pixels"  # the median certified robustness, in pixels
+# The label of a cell's row (the scorecard's `row`), made from the table row's columns.
+K_ROW = "k={k}"  # Tables 1 and 3-6: one row per k
+TABLE7_ROW = "{dataset}"
+TABLE8_ROW = "{dataset} k={k} {encoding}"  # dataset: its title (DatasetInfo.title, "MNIST")
 
 
 def certificate_table(
@@ -89,9 +93,9 @@ def _value(value: object) -> float:
 def cells(table: pd.DataFrame, name: str, row: str, printed: Mapping[str, Printed]) -> pd.DataFrame:
     """The scorecard's cells of a table: one per row and printed quantity, ours beside the paper's.
 
-    `row` makes a row's label from its columns (e.g. "k={k}"). A row whose paper values are all
-    NA is not in the paper and gives no cell, nor does a percentage or constant the paper does
-    not print; a median the paper prints as N/A (NA) does. Our median of −inf (the median image
+    `row` makes a row's label from its columns (e.g. K_ROW). A row whose paper values are all NA
+    is not in the paper and gives no cell, nor does a percentage or constant the paper does not
+    print; a median the paper prints as N/A (NA) does. Our median of −inf (the median image
     is not certified) is written NA, the paper's N/A.
     """
     out = []
@@ -192,7 +196,7 @@ CERTIFICATE_CELLS = {
 
 def certificate_cells(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The cells of Table 1, 3 or 6 (`name`) from `certificate_summary`: one row per k."""
-    return cells(table, name, "k={k}", CERTIFICATE_CELLS)
+    return cells(table, name, K_ROW, CERTIFICATE_CELLS)
 
 
 def _with_paper(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -241,7 +245,7 @@ def base_accuracy_cells(table: pd.DataFrame, name: str) -> pd.DataFrame:
         "train_accuracy_pct": _beside("train_accuracy_pct", "pct", "train_images"),
         "test_accuracy_pct": _beside("test_accuracy_pct", "pct"),
     }
-    return cells(table, name, "k={k}", printed)
+    return cells(table, name, K_ROW, printed)
 
 
 def table7(
@@ -280,7 +284,7 @@ def table7(
 
 def table7_cells(table: pd.DataFrame) -> pd.DataFrame:
     """The cells of Table 7: our median with Lee et al.'s sampling (theirs is quoted, not ours)."""
-    return cells(table, "table7", "{dataset}", {MEDIAN: _beside(MEDIAN, "median")})
+    return cells(table, "table7", TABLE7_ROW, {MEDIAN: _beside(MEDIAN, "median")})
 
 
 def table8(
@@ -299,7 +303,7 @@ def table8(
 
 def table8_cells(table: pd.DataFrame) -> pd.DataFrame:
     """The cells of Table 8: one row per data set, k and NULL encoding."""
-    return cells(table, "table8", "{dataset} k={k} {encoding}", CERTIFICATE_CELLS)
+    return cells(table, "table8", TABLE8_ROW, CERTIFICATE_CELLS)
 
 
 IMAGENET_MEDIANS = {

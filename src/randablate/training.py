@@ -32,6 +32,7 @@ from .encoding import Encoding, channel_mean, dataset_encoding
 from .failpoints import failpoint
 from .files import atomic_path
 from .models import build_model, save_model
+from .names import check_precision
 from .provenance import trained_on
 from .seeding import derive_seed, generator
 from .training_draws import (
@@ -87,8 +88,7 @@ class TrainSettings:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        check_precision(self.precision)
         if not self.lr_schedule or int(self.lr_schedule[0][0]) != 1:
             raise ValueError(f"lr_schedule must start at epoch 1, got {self.lr_schedule!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
