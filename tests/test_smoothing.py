@@ -8,6 +8,7 @@ from scipy import stats
 from torch import nn
 
 from randablate import certificates, files, names, smoothing
+from randablate.certification import SamplingScheme, read_scheme
 from randablate.encoding import get_encoding
 from randablate.seeding import derive_seed, generator
 from randablate.smoothing import Smoothed, count_votes
@@ -225,11 +226,14 @@ def test_count_votes_files_keep_their_layout(tmp_path, monkeypatch):
         checkpoint_path=checkpoint,
         checkpoint_seconds=0,
     )
+    # the scheme's record comes after the counts: it is not part of the header a checkpoint
+    # must match, so checkpoints written before schemes were recorded still resume
     header = ["index", "label", "k", "d", "seed", "n_select", "n_bound", "n_predict"]
-    counts = ["counts_select", "counts_bound", "counts_predict"]
+    counts = ["counts_select", "counts_bound", "counts_predict", "scheme"]
     assert checkpoints == [(["done", *header, *counts], done, False) for done in (2, 4, 5)]
     assert passed == [("votes-group", 1), ("votes-group", 2), ("votes-group", 3)]
     assert list(votes) == [*header, *counts]
+    assert read_scheme(votes) == SamplingScheme({"select": 30, "bound": 200, "predict": 100})
     assert votes["counts_select"].dtype == np.int64 and votes["index"].dtype == np.int64
     with zipfile.ZipFile(tmp_path / "v.npz") as archive:
         assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}

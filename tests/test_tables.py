@@ -11,6 +11,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from randablate import figures, files, tables
+from randablate.certification import SamplingScheme, scheme_record
 
 INF = float("inf")
 PAPER = pd.DataFrame(
@@ -157,7 +158,17 @@ def votes_for(indices, d=784, k=45, seed=7, n0=20, n=200, n_predict=100, classes
         out[f"counts_{stage}"] = np.stack([rng.multinomial(total, p) for p in probs])
         out[f"n_{stage}"] = np.int64(total)
     out["seed"] = np.int64(seed)
+    # the scheme's record, as count_votes writes it: the predict stage predicts
+    stages = {"select": n0, "bound": n, "predict": n_predict}
+    out.update(scheme_record(SamplingScheme(stages, "predict")))
     return out
+
+
+def scheme_of(votes, predict_from):
+    """The scheme of synthetic votes with the stages they hold, predicting from `predict_from`."""
+    stages = ("select", "bound", "predict")
+    samples = {s: int(votes[f"counts_{s}"][0].sum()) for s in stages if f"counts_{s}" in votes}
+    return SamplingScheme(samples, predict_from)
 
 
 def test_certificate_table_matches_independent_computation():
@@ -369,21 +380,21 @@ def test_base_accuracy_of_an_authors_model_has_no_train_accuracy():
 def test_prediction_comes_from_the_configured_stage():
     votes = votes_for(range(40), n=200, n_predict=100)
     alpha = 0.05
-    separate = tables.certificate_table(votes, alpha, "predict")
-    shared = tables.certificate_table(
-        {key: v for key, v in votes.items() if "predict" not in key}, alpha, "bound"
-    )
+    separate = tables.certificate_table(votes, alpha)  # the record: the predict stage predicts
+    without_predict = {key: v for key, v in votes.items() if "predict" not in key}
+    shared = tables.certificate_table(without_predict, alpha, scheme_of(without_predict, "bound"))
     # an independent binomial test of the top two counts of the chosen stage
     for stage, table in (("predict", separate), ("bound", shared)):
         for i, counts in enumerate(votes[f"counts_{stage}"]):
             top, second = np.sort(counts)[::-1][:2]
             tied = stats.binomtest(int(top), int(top + second), 0.5).pvalue > alpha
             assert table["prediction"][i] == (-1 if tied else int(np.argmax(counts)))
+        assert set(table["prediction_stage"]) == {stage}  # the scheme travels with the rows
     assert not any(c.startswith("predict_") for c in shared.columns)
-    lee = tables.certificate_table(votes, alpha, None)
-    assert "prediction" not in lee.columns
+    lee = tables.certificate_table(votes, alpha, scheme_of(votes, None))
+    assert "prediction" not in lee.columns and "prediction_stage" not in lee.columns
     with pytest.raises(ValueError, match="'predict' stage"):
-        tables.certificate_table({k: v for k, v in votes.items() if "predict" not in k}, alpha)
+        scheme_of(without_predict, "predict")
 
 
 def test_shared_and_separate_predictions_have_the_same_table_distribution():
@@ -407,8 +418,8 @@ def test_shared_and_separate_predictions_have_the_same_table_distribution():
         "counts_bound": draw(),
         "counts_predict": draw(),
     }
-    separate = tables.certificate_table(votes, alpha, "predict")
-    shared = tables.certificate_table(votes, alpha, "bound")
+    separate = tables.certificate_table(votes, alpha, scheme_of(votes, "predict"))
+    shared = tables.certificate_table(votes, alpha, scheme_of(votes, "bound"))
     for rate in (
         lambda t: (t["prediction"] == t["label"]).to_numpy(),
         lambda t: (t["prediction"] == -1).to_numpy(),
@@ -419,7 +430,7 @@ def test_shared_and_separate_predictions_have_the_same_table_distribution():
         assert stats.chi2_contingency(table).pvalue > 0.001
     # ...whereas predicting from the n0 = 20 selection votes would abstain far more often
     votes["counts_select"] = np.stack([rng.multinomial(20, p) for p in probs])
-    few = tables.certificate_table(votes, alpha, "select")
+    few = tables.certificate_table(votes, alpha, scheme_of(votes, "select"))
     assert (few["prediction"] == -1).mean() > (separate["prediction"] == -1).mean() + 0.1
 
 
@@ -433,6 +444,25 @@ def test_table_records_shared_prediction_samples():
     ]
     separate = tables.certificate_summary({45: certs([0], [0], [1])}, PAPER, 0.05, "paper")
     assert separate["prediction_samples"].iloc[0] == "separate"
+
+
+def test_table_reads_the_prediction_stage_the_certificates_record():
+    # The recorded stage decides, not which count columns exist: rows that keep a predict
+    # stage's counts but predicted from the bound stage's are "shared with n".
+    recorded = certs([0, 0], [0, 0], [1, 2], n=100, n_predict=50).assign(prediction_stage="bound")
+    table = tables.certificate_summary({45: recorded}, PAPER, 0.05, "paper")
+    assert list(table[["n", "n_predict", "prediction_samples"]].iloc[0]) == [
+        100,
+        100,
+        "shared with n",
+    ]
+    table = tables.certificate_summary(
+        {45: recorded.assign(prediction_stage="predict")}, PAPER, 0.05, "paper"
+    )
+    assert list(table[["n_predict", "prediction_samples"]].iloc[0]) == [50, "separate"]
+    mixed = recorded.assign(prediction_stage=["bound", "predict"])
+    with pytest.raises(ValueError, match="different stages"):
+        tables.certificate_summary({45: mixed}, PAPER, 0.05, "paper")
 
 
 def brute_force_median(robustness: list[float]) -> float:

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import certificates
 from .ablation import keep_masks_from_streams, kept_pixels_from_streams
+from .certification import SamplingScheme, certify_counts, scheme_record
 from .devices import default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz
@@ -239,36 +240,75 @@ class Smoothed:
 
     @torch.inference_mode()
     def certify(
-        self, x: torch.Tensor, n0: int, n: int, alpha: float, seeds: SeedsArg = None
+        self,
+        x: torch.Tensor,
+        n0: int,
+        n: int,
+        alpha: float,
+        seeds: SeedsArg | Mapping[str, SeedsArg] = None,
     ) -> Certificate:
         """Choose each image's class with n0 samples and bound its probability with n fresh ones.
 
-        `seeds` as in `counts`: each image's first n0 samples choose, its next n bound. The
-        images are certified in groups, each logged to the "randablate.smoothing" logger; the
+        `seeds` as in `counts`: each image's first n0 samples choose, its next n bound; or a
+        mapping {"select": ..., "bound": ...} giving each stage streams of its own (as the
+        pipeline's `count_votes` draws them, `stage_seeds`). The certificate comes from the
+        counts by `certification.certify_counts`, as the pipeline's certificate table does.
+        """
+        self.check_images(x)
+        scheme = SamplingScheme({"select": n0, "bound": n})
+        counts = self.count_stages(x, scheme.stages, seeds)
+        d = x.shape[-2] * x.shape[-1]
+        rows = certify_counts(counts, scheme, alpha, d, self.k)
+        return Certificate(
+            rows["guess"].to_numpy(),
+            rows["p_lower"].to_numpy(),
+            rows["radius"].to_numpy(),
+            counts["select"],
+            counts["bound"],
+        )
+
+    @torch.inference_mode()
+    def count_stages(
+        self,
+        x: torch.Tensor,
+        stages: Mapping[str, int],
+        seeds: SeedsArg | Mapping[str, SeedsArg] = None,
+    ) -> dict[str, np.ndarray]:
+        """Votes per stage ({stage: (B, classes)}) over `stages` (name -> samples) of each image.
+
+        `seeds` is either one stream per image (as in `counts`), from which the stages draw
+        consecutive samples in order, or a mapping from each stage to its own streams. The
+        images are counted in groups, each logged to the "randablate.smoothing" logger; the
         counts stay on the device until all groups are queued.
         """
         self.check_images(x)
-        streams = as_streams(seeds, len(x))
-        group = max(1, 20 * self.batch_size // (n0 + n))
-        selected, bounded = [], []
+        if isinstance(seeds, Mapping):
+            missing = [stage for stage in stages if stage not in seeds]
+            if missing:
+                raise ValueError(f"no seeds for the stages {missing} (got {sorted(seeds)})")
+            own = {stage: as_streams(seeds[stage], len(x)) for stage in stages}
+            shared = None
+        else:
+            shared = as_streams(seeds, len(x))
+        group = max(1, 20 * self.batch_size // max(1, sum(stages.values())))
+        parts: dict[str, list[torch.Tensor]] = {stage: [] for stage in stages}
         started = time.monotonic()
         for start in range(0, len(x), group):
             stop = min(start + group, len(x))
-            part = streams.select(slice(start, stop))
-            selected.append(self._count(x[start:stop], n0, part.take(n0)))
-            bounded.append(self._count(x[start:stop], n, part.take(n)))
+            part = shared.select(slice(start, stop)) if shared is not None else None
+            for stage, n in stages.items():
+                streams = part if part is not None else own[stage].select(slice(start, stop))
+                parts[stage].append(self._count(x[start:stop], n, streams.take(n)))
             if len(x) > group:
                 _log.info(
                     "certified %d/%d images (%.1f s)", stop, len(x), time.monotonic() - started
                 )
-        streams.advance(n0 + n)
-        counts_select = torch.cat(selected).cpu().numpy()
-        counts_bound = torch.cat(bounded).cpu().numpy()
-        d = x.shape[-2] * x.shape[-1]
-        guess, p_lower, radius = certificates.certify_from_counts(
-            counts_select, counts_bound, alpha, d, self.k
-        )
-        return Certificate(guess, p_lower, radius, counts_select, counts_bound)
+        if shared is not None:
+            shared.advance(sum(stages.values()))
+        else:
+            for stage, n in stages.items():
+                own[stage].advance(n)
+        return {stage: torch.cat(counted).cpu().numpy() for stage, counted in parts.items()}
 
     def certify_radius(
         self,
@@ -351,7 +391,7 @@ def count_votes(
     images: torch.Tensor,
     labels: torch.Tensor,
     indices: Sequence[int] | np.ndarray,
-    stages: Mapping[str, int],
+    stages: SamplingScheme | Mapping[str, int],
     seed: int,
     out_path: str | os.PathLike,
     checkpoint_path: str | os.PathLike | None = None,
@@ -360,9 +400,15 @@ def count_votes(
 ) -> None:
     """Count votes for every image and sampling stage; resumable, one seed per (stage, image).
 
-    Writes an .npz with index, label, counts_<stage> (N, classes), n_<stage>, k, d, seed.
+    `stages` is the sampling scheme (a plain mapping stage -> samples: a scheme without a
+    prediction stage). Writes an .npz with index, label, k, d, seed, n_<stage>, counts_<stage>
+    (N, classes) and the scheme's record (`certification.scheme_record`), from which the
+    certificate job reads which stage chooses, bounds and predicts.
     """
     log = log or logging.getLogger(__name__)
+    scheme = stages if isinstance(stages, SamplingScheme) else SamplingScheme(stages)
+    stages = scheme.stages
+    record = scheme_record(scheme)  # written after the counts: older checkpoints still resume
     indices = np.asarray(indices, dtype=np.int64)
     labels_np = np.asarray(labels, dtype=np.int64)
     total = len(indices)
@@ -393,7 +439,7 @@ def count_votes(
         stop = min(done + group, total)
         x = images[done:stop]
         for stage, n in stages.items():
-            seeds = [derive_seed(seed, stage, int(i)) for i in indices[done:stop]]
+            seeds = stage_seeds(seed, stage, indices[done:stop])
             counts[stage][done:stop] = smoothed.counts(x, n, seeds).numpy()
         done = stop
         now = time.monotonic()
@@ -406,9 +452,14 @@ def count_votes(
             (total - done) / max(rate, 1e-9),
         )
         if now - last_save >= checkpoint_seconds or done == total:
-            result.save(_prefixed(counts), done=np.int64(done))
+            result.save({**_prefixed(counts), **record}, done=np.int64(done))
             last_save = now
-    result.finish(_prefixed(counts))
+    result.finish({**_prefixed(counts), **record})
+
+
+def stage_seeds(seed: int, stage: str, indices: Sequence[int] | np.ndarray) -> list[int]:
+    """The pipeline's keep-set streams of one vote stage: one seed per (stage, image index)."""
+    return [derive_seed(seed, stage, int(i)) for i in indices]
 
 
 def _prefixed(counts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

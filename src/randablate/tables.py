@@ -1,10 +1,12 @@
-"""Turning vote counts into per-image certificate tables and those into the paper's tables.
+"""Turning per-image certificate tables into the paper's tables.
 
-Certificate CSV (one row per test image): index, label, guess, p_lower, radius (−1: no radius),
-robustness, prediction (−1: abstain), correct, and the raw counts select_c, bound_c, predict_c for
-every class c, so every certificate can be recomputed without a GPU. `robustness` follows the
-paper and the authors' convention: −inf (written "-inf") where the certification guess is not the
-label (the paper's N/A), 0 for a correct guess without a certified radius, else the radius.
+Certificate CSV (one row per test image, written by `certification.certificate_table`): index,
+label, guess, p_lower, radius (−1: no radius), robustness, prediction (−1: abstain), correct, the
+raw counts select_c, bound_c, predict_c for every class c, so every certificate can be recomputed
+without a GPU, and prediction_stage (the vote stage the prediction came from). `robustness`
+follows the paper and the authors' convention: −inf (written "-inf") where the certification
+guess is not the label (the paper's N/A), 0 for a correct guess without a certified radius, else
+the radius.
 
 Beside each of the paper's tables its rule writes the table's cells (`cells`): one row per number
 the paper prints, ours beside it, in the long format the scorecard reads.
@@ -21,7 +23,10 @@ import numpy as np
 import pandas as pd
 
 from randablate import certificates
-from randablate.names import STAGES
+
+# certificate_table lives in randablate.certification (the one route to a certificate, shared with
+# Smoothed.certify), STAGES in randablate.names; both are re-exported here for the table scripts.
+from randablate.certification import STAGES, certificate_table, prediction_stage  # noqa: F401
 from randablate.scorecard import CELL_COLUMNS
 
 MEDIAN = "median_certified_robustness_pixels"  # the median certified robustness, in pixels
@@ -29,46 +34,6 @@ MEDIAN = "median_certified_robustness_pixels"  # the median certified robustness
 K_ROW = "k={k}"  # Tables 1 and 3-6: one row per k
 TABLE7_ROW = "{dataset}"
 TABLE8_ROW = "{dataset} k={k} {encoding}"  # dataset: its title (DatasetInfo.title, "MNIST")
-
-
-def certificate_table(
-    votes: Mapping[str, np.ndarray], alpha: float, predict_from: str | None = "predict"
-) -> pd.DataFrame:
-    """Return one row per image: certificate, prediction and the raw counts of every stage.
-
-    The prediction comes from the counts of stage `predict_from`: "predict" (its own n_predict
-    samples, the paper's procedure), "bound" (the n samples that bound the probability; the
-    same distribution per image when n_predict = n) or None (no prediction: Lee et al.'s
-    sampling, Table 7).
-    """
-    d, k = int(votes["d"]), int(votes["k"])
-    label = np.asarray(votes["label"], dtype=np.int64)
-    guess, p_lower, radius = certificates.certify_from_counts(
-        votes["counts_select"], votes["counts_bound"], alpha, d, k
-    )
-    table = pd.DataFrame(
-        {
-            "index": np.asarray(votes["index"], dtype=np.int64),
-            "label": label,
-            "guess": guess,
-            "p_lower": p_lower,
-            "radius": radius,
-            "robustness": certificates.robustness(guess, label, radius),
-        }
-    )
-    if predict_from is not None:
-        if f"counts_{predict_from}" not in votes:
-            raise ValueError(f"the votes have no {predict_from!r} stage to predict from")
-        prediction = certificates.predict_from_counts(votes[f"counts_{predict_from}"], alpha)
-        table["prediction"] = prediction
-        table["correct"] = prediction == label
-    counts = {
-        f"{stage}_{c}": np.asarray(votes[f"counts_{stage}"][:, c], dtype=np.int64)
-        for stage in STAGES
-        if f"counts_{stage}" in votes
-        for c in range(votes[f"counts_{stage}"].shape[1])
-    }
-    return pd.concat([table, pd.DataFrame(counts)], axis=1)
 
 
 class Printed(NamedTuple):
@@ -179,8 +144,9 @@ def certificate_summary(
         row = {"k": int(k), **summarize(certs)}
         row["n0"] = stage_samples(certs, "select")
         row["n"] = stage_samples(certs, "bound")
-        shared = not any(c.startswith("predict_") for c in certs.columns)
-        row["n_predict"] = stage_samples(certs, "bound" if shared else "predict")
+        predicted_from = prediction_stage(certs)
+        row["n_predict"] = stage_samples(certs, predicted_from)
+        shared = predicted_from == "bound"
         row["prediction_samples"] = "shared with n" if shared else "separate"
         row.update({"alpha": alpha, "scale": scale})
         rows.append(row)

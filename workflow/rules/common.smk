@@ -316,8 +316,10 @@ def scheme_value(key):
 def vote_settings(wildcards):
     """Sampling stages, batch size and precision of one model's vote counting."""
     settings = section(wildcards.dataset)
+    scheme = sampling_scheme(wildcards)
     return {
-        "stages": sampling_scheme(wildcards)["stages"],
+        "stages": scheme["stages"],
+        "predict_from": scheme["predict_from"],  # recorded with the votes (certification.py)
         "batch_size": settings["batch_size"],
         "precision": settings["precision"],
     }

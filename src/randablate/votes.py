@@ -1,0 +1,76 @@
+"""The pipeline's votes job: count one shard's votes of one model under one sampling scheme."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .certification import SamplingScheme
+from .data import load_eval_images
+from .devices import acquire_device
+from .files import discard_if_older
+from .seeding import vote_seed
+from .smoothing import count_votes, load_smoothed
+
+
+def votes_job(
+    out_path: str | os.PathLike,
+    checkpoint_path: str | os.PathLike,
+    *,
+    model_path: str | os.PathLike,
+    data: Mapping[str, Any],
+    positions: tuple[int, int],
+    settings: Mapping[str, Any],
+    base_seed: int,
+    run: str,
+    dataset: str,
+    encoding: str,
+    arch: str,
+    k: int,
+    lock_dir: str | os.PathLike,
+    jobs_per_gpu: int = 1,
+    compile: bool = False,
+    checkpoint_seconds: float = 60.0,
+    log: logging.Logger | None = None,
+) -> None:
+    """Count the votes of the evaluated images at `positions` [start, stop) as the pipeline does.
+
+    `settings` holds the scheme's "stages" (name -> samples), its "predict_from" (the stage that
+    predicts, None: none; absent: the stages name none) and the "batch_size" and "precision" of
+    the counting. The seed is `vote_seed` of `base_seed`, the scheme's `run` and the model's
+    identity; the counting runs on the device `acquire_device` grants under `lock_dir`, and
+    resumes from `checkpoint_path` unless the checkpoint predates the model.
+    """
+    log = log or logging.getLogger(__name__)
+    start, stop = positions
+    partial = Path(checkpoint_path)
+    if discard_if_older(partial, model_path):
+        log.info("removed %s: it predates the model", partial)
+    images, labels, indices = load_eval_images(data, start, stop)
+    scheme = SamplingScheme(settings["stages"], settings.get("predict_from"))
+    seed = vote_seed(base_seed, run, dataset, encoding, arch, k)
+    log.info("k=%d images %d..%d scheme=%s run=%s", k, start, stop - 1, scheme.describe(), run)
+    with acquire_device(lock_dir, log=log, jobs_per_gpu=jobs_per_gpu) as device:
+        smoothed, _ = load_smoothed(
+            model_path,
+            k,
+            batch_size=settings["batch_size"],
+            precision=settings["precision"],
+            device=device,
+            compile=compile,
+        )
+        count_votes(
+            smoothed,
+            images,
+            labels,
+            indices,
+            scheme,
+            seed,
+            out_path,
+            partial,
+            log,
+            checkpoint_seconds=checkpoint_seconds,
+        )
