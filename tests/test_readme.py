@@ -117,7 +117,7 @@ def makefile_commands() -> list[tuple[str, list[str]]]:
 
 def snakefile_commands() -> list[tuple[str, list[str]]]:
     """The commands of the Snakefile's docstring (one a line, comments after `#`)."""
-    doc = (REPO / "Snakefile").read_text().split('"""')[1]  # not Python: no ast here
+    doc = (REPO / "workflow/Snakefile").read_text().split('"""')[1]  # not Python: no ast here
     lines = [line.strip() for line in doc.splitlines() if line.strip().startswith("snakemake ")]
     return [("Snakefile docstring", c) for line in lines for c in shell_commands(line)]
 

@@ -14,7 +14,7 @@ rule attack_shard:
     benchmark:
         f"logs/benchmarks/{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["attack"]["threads"]
     resources:
         gpu=1,
@@ -45,7 +45,7 @@ rule attack_gather:
     benchmark:
         f"logs/benchmarks/{ATTACK_DIR}/gather.tsv"
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     script:
@@ -60,7 +60,7 @@ rule table2:
     output:
         table=report(
             TABLE2,
-            caption="../../report/table2.rst",
+            caption="../report/table2.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"table": "Table 2", "scale": config["scale"]},
         ),
@@ -70,7 +70,7 @@ rule table2:
     benchmark:
         benchmark_of("tables/table2.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -88,7 +88,7 @@ rule attack_soundness:
     output:
         table=report(
             ATTACK_SOUNDNESS,
-            caption="../../report/attack_soundness.rst",
+            caption="../report/attack_soundness.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"table": "attack vs certificate", "scale": config["scale"]},
         ),
@@ -97,7 +97,7 @@ rule attack_soundness:
     benchmark:
         benchmark_of("tables/attack_soundness.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -112,7 +112,7 @@ rule figure3:
     output:
         figure=report(
             FIGURE3,
-            caption="../../report/figure3.rst",
+            caption="../report/figure3.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"figure": "Figure 3", "scale": config["scale"]},
         ),
@@ -121,7 +121,7 @@ rule figure3:
     benchmark:
         benchmark_of("figures/figure3.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -141,7 +141,7 @@ rule figure5:
     output:
         figure=report(
             FIGURE5,
-            caption="../../report/figure5.rst",
+            caption="../report/figure5.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"figure": "Figure 5", "scale": config["scale"]},
         ),
@@ -150,7 +150,7 @@ rule figure5:
     benchmark:
         benchmark_of("figures/figure5.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

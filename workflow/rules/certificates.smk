@@ -8,7 +8,7 @@ rule certificates:
     benchmark:
         benchmark_of("certificates/{dataset}/{encoding}/{arch}/k{k}/{sampling}.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-# Jobs import the randablate package of this checkout, also inside the conda envs of envs/.
-SRC_DIR = str(Path(workflow.basedir) / "src")
+# The checkout holding this workflow (workflow/rules/ is two levels down); workflow.basedir is the
+# main Snakefile's directory, which is another one when this workflow is used as a module.
+REPO = Path(workflow.current_basedir).resolve().parents[1]
+# Jobs import the randablate package of this checkout, also inside the conda envs of workflow/envs/.
+SRC_DIR = str(REPO / "src")
 if SRC_DIR not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (SRC_DIR, os.environ.get("PYTHONPATH")) if p
@@ -42,7 +45,7 @@ check_config(config)
 DATA_DIR = config["data_dir"].rstrip("/")
 MNIST_DIR = f"{DATA_DIR}/mnist"
 CIFAR10_ROOT = (config["cifar10"]["dir"] or f"{DATA_DIR}/cifar10").rstrip("/")
-PAPER_DIR = Path(workflow.basedir) / "resources" / "paper"
+PAPER_DIR = REPO / "resources" / "paper"
 PAPER_TABLE1 = PAPER_DIR / "table1_mnist_certificates.csv"
 PAPER_DISCUSSION = PAPER_DIR / "discussion_constants.csv"
 # The paper's certificate table of each data set (Tables 1, 3, 6).
@@ -370,9 +373,7 @@ TABLE2 = result("tables/table2.csv")
 ATTACK_SOUNDNESS = result("tables/attack_soundness.csv")
 FIGURE3 = result("figures/figure3.png")
 FIGURE5 = result("figures/figure5.png")
-PAPER_TABLE2 = (
-    Path(workflow.basedir) / "resources" / "paper" / "table2_mnist_pointwise.csv"
-)
+PAPER_TABLE2 = REPO / "resources" / "paper" / "table2_mnist_pointwise.csv"
 
 
 def attack_file(pattern, k):
@@ -541,9 +542,7 @@ FPA_VOTES = f"{FPA_DIR}/votes.npz"
 L0_COMPARED = result("tables/l0_certificates_compared_mnist.csv")
 L0_CURVES = result("tables/l0_certificates_compared_mnist_curves.csv")
 FIGURE_L0_COMPARED = result("figures/l0_certificates_compared_mnist.png")
-PAPER_FPA = (
-    Path(workflow.basedir) / "resources" / "fpa" / "hammoudeh_lowd_2024_mnist.csv"
-)
+PAPER_FPA = REPO / "resources" / "fpa" / "hammoudeh_lowd_2024_mnist.csv"
 
 
 def fpa_files(pattern):

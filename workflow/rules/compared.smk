@@ -7,7 +7,7 @@ rule certificates_compared:
     output:
         table=report(
             CERTIFICATES_COMPARED,
-            caption="../../report/certificates_compared.rst",
+            caption="../report/certificates_compared.rst",
             category="Certificates compared",
             subcategory="{dataset}",
             labels={
@@ -20,7 +20,7 @@ rule certificates_compared:
     benchmark:
         benchmark_of("tables/certificates_compared_{dataset}.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -36,7 +36,7 @@ rule figure_certificates_compared:
     output:
         figure=report(
             FIGURE_CERTIFICATES_COMPARED,
-            caption="../../report/certificates_compared.rst",
+            caption="../report/certificates_compared.rst",
             category="Certificates compared",
             subcategory="{dataset}",
             labels={
@@ -49,7 +49,7 @@ rule figure_certificates_compared:
     benchmark:
         benchmark_of("figures/certificates_compared_{dataset}.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

@@ -6,7 +6,7 @@ rule mnist:
     benchmark:
         "logs/benchmarks/data/mnist.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -27,7 +27,7 @@ if config["cifar10"]["dir"] is None:
         benchmark:
             "logs/benchmarks/data/cifar10.tsv"
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         resources:
             mem_mb=2000,
         params:
@@ -44,7 +44,7 @@ rule imagenet_subset:
     output:
         subset=report(
             IMAGENET_SUBSET,
-            caption="../../report/imagenet_subset.rst",
+            caption="../report/imagenet_subset.rst",
             category="Table 6: ImageNet certificates",
             labels={"table": "the certified validation images"},
         ),
@@ -53,7 +53,7 @@ rule imagenet_subset:
     benchmark:
         benchmark_of("data/imagenet/val_subset.tsv")
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:

@@ -5,7 +5,7 @@ rule figure2:
     output:
         figure=report(
             FIGURE2,
-            caption="../../report/figure2.rst",
+            caption="../report/figure2.rst",
             category="Explanatory figures and numbers",
             labels={"figure": "Figure 2: delta against rho"},
         ),
@@ -14,7 +14,7 @@ rule figure2:
     benchmark:
         benchmark_of("figures/figure2.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -29,7 +29,7 @@ rule figure4:
     output:
         figure=report(
             FIGURE4,
-            caption="../../report/figure4.rst",
+            caption="../report/figure4.rst",
             category="Explanatory figures and numbers",
             labels={"figure": "Figure 4: encodings of NULL"},
         ),
@@ -38,7 +38,7 @@ rule figure4:
     benchmark:
         benchmark_of("figures/figure4.tsv")
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -56,7 +56,7 @@ rule discussion:
     output:
         table=report(
             DISCUSSION,
-            caption="../../report/discussion.rst",
+            caption="../report/discussion.rst",
             category="Explanatory figures and numbers",
             labels={"table": "Discussion: information and one-pixel limits"},
         ),
@@ -66,7 +66,7 @@ rule discussion:
     benchmark:
         benchmark_of("tables/discussion.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     script:

@@ -5,7 +5,7 @@ rule figure_certified_accuracy:
     output:
         figure=report(
             FIGURE_CERTIFIED_ACCURACY,
-            caption="../../report/certified_accuracy.rst",
+            caption="../report/certified_accuracy.rst",
             category="Certified accuracy",
             subcategory="{dataset}",
             labels={
@@ -18,7 +18,7 @@ rule figure_certified_accuracy:
     benchmark:
         benchmark_of("figures/certified_accuracy_{dataset}.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -41,7 +41,7 @@ rule figure1:
     output:
         figure=report(
             FIGURE1,
-            caption="../../report/figure1.rst",
+            caption="../report/figure1.rst",
             category="Explanatory figures and numbers",
             labels={"figure": "Figure 1: ablated samples", "scale": config["scale"]},
         ),
@@ -50,7 +50,7 @@ rule figure1:
     benchmark:
         benchmark_of("figures/figure1.tsv")
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:

@@ -14,7 +14,7 @@ rule fpa_train:
     wildcard_constraints:
         groups=r"\d+",
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
     resources:
         gpu=1,
@@ -26,7 +26,7 @@ rule fpa_train:
         training=config["fpa"]["training"],
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
-        repo=workflow.basedir,
+        repo=str(REPO),
     script:
         "../scripts/fpa_train.py"
 
@@ -44,7 +44,7 @@ rule fpa_votes:
     wildcard_constraints:
         groups=r"\d+",
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
         gpu=1,
@@ -74,7 +74,7 @@ rule l0_certificates_compared:
     output:
         table=report(
             L0_COMPARED,
-            caption="../../report/l0_certificates_compared.rst",
+            caption="../report/l0_certificates_compared.rst",
             category="Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
             labels={
@@ -84,7 +84,7 @@ rule l0_certificates_compared:
         ),
         curves=report(
             L0_CURVES,
-            caption="../../report/l0_certificates_compared.rst",
+            caption="../report/l0_certificates_compared.rst",
             category="Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
             labels={
@@ -97,7 +97,7 @@ rule l0_certificates_compared:
     benchmark:
         benchmark_of("tables/l0_certificates_compared_mnist.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -123,7 +123,7 @@ rule figure_l0_certificates_compared:
     output:
         figure=report(
             FIGURE_L0_COMPARED,
-            caption="../../report/l0_certificates_compared.rst",
+            caption="../report/l0_certificates_compared.rst",
             category="Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
             labels={
@@ -136,7 +136,7 @@ rule figure_l0_certificates_compared:
     benchmark:
         benchmark_of("figures/l0_certificates_compared_mnist.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

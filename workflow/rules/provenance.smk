@@ -2,7 +2,7 @@ rule provenance:
     output:
         provenance=report(
             PROVENANCE,
-            caption="../../report/provenance.rst",
+            caption="../report/provenance.rst",
             category="Provenance",
             labels={"file": "provenance.yaml", "scale": config["scale"]},
         ),
@@ -11,11 +11,11 @@ rule provenance:
     benchmark:
         benchmark_of("provenance.tsv")
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=1000,
     params:
         config=config,
-        repo=workflow.basedir,
+        repo=str(REPO),
     script:
         "../scripts/provenance.py"

@@ -9,7 +9,7 @@ rule table1:
     output:
         table=report(
             TABLE1,
-            caption="../../report/table1.rst",
+            caption="../report/table1.rst",
             category="Table 1: MNIST certificates",
             labels={"table": "Table 1", "scale": config["scale"]},
         ),
@@ -19,7 +19,7 @@ rule table1:
     benchmark:
         benchmark_of("tables/table1.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -37,7 +37,7 @@ use rule table1 as table3 with:
     output:
         table=report(
             TABLE.format(number=3),
-            caption="../../report/table3.rst",
+            caption="../report/table3.rst",
             category="Table 3: CIFAR-10 certificates",
             labels={"table": "Table 3", "scale": config["scale"]},
         ),
@@ -59,7 +59,7 @@ use rule table1 as table6 with:
     output:
         table=report(
             TABLE.format(number=6),
-            caption="../../report/table6.rst",
+            caption="../report/table6.rst",
             category="Table 6: ImageNet certificates",
             labels={"table": "Table 6", "scale": config["scale"]},
         ),
@@ -83,7 +83,7 @@ rule table4:
     output:
         table=report(
             TABLE.format(number=4),
-            caption="../../report/table45.rst",
+            caption="../report/table45.rst",
             category="Tables 4 and 5: CIFAR-10 base classifiers",
             labels={"table": "Table 4 (ResNet18)", "scale": config["scale"]},
         ),
@@ -93,7 +93,7 @@ rule table4:
     benchmark:
         benchmark_of("tables/table4.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -112,7 +112,7 @@ use rule table4 as table5 with:
     output:
         table=report(
             TABLE.format(number=5),
-            caption="../../report/table45.rst",
+            caption="../report/table45.rst",
             category="Tables 4 and 5: CIFAR-10 base classifiers",
             labels={"table": "Table 5 (ResNet50)", "scale": config["scale"]},
         ),
@@ -137,7 +137,7 @@ rule table7:
     output:
         table=report(
             TABLE.format(number=7),
-            caption="../../report/table7.rst",
+            caption="../report/table7.rst",
             category="Table 7: comparison with Lee et al.",
             labels={"table": "Table 7", "scale": config["scale"]},
         ),
@@ -147,7 +147,7 @@ rule table7:
     benchmark:
         benchmark_of("tables/table7.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -168,7 +168,7 @@ rule table8:
     output:
         table=report(
             TABLE.format(number=8),
-            caption="../../report/table8.rst",
+            caption="../report/table8.rst",
             category="Table 8: NULL encodings",
             labels={"table": "Table 8", "scale": config["scale"]},
         ),
@@ -178,7 +178,7 @@ rule table8:
     benchmark:
         benchmark_of("tables/table8.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -198,7 +198,7 @@ rule discussion_imagenet:
     output:
         table=report(
             DISCUSSION_IMAGENET,
-            caption="../../report/discussion_imagenet.rst",
+            caption="../report/discussion_imagenet.rst",
             category="Table 6: ImageNet certificates",
             labels={"table": "Discussion: ImageNet medians", "scale": config["scale"]},
         ),
@@ -208,7 +208,7 @@ rule discussion_imagenet:
     benchmark:
         benchmark_of("tables/discussion_imagenet.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -227,7 +227,7 @@ rule reproduction:
     output:
         table=report(
             REPRODUCTION,
-            caption="../../report/reproduction.rst",
+            caption="../report/reproduction.rst",
             category="1. Reproduction scorecard",
             labels={"table": "every number of the paper beside ours"},
         ),
@@ -236,7 +236,7 @@ rule reproduction:
     benchmark:
         benchmark_of("tables/reproduction.tsv")
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -276,7 +276,7 @@ rule reference_export:
     benchmark:
         "logs/benchmarks/reference/export.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -304,7 +304,7 @@ rule reference_table2:
     benchmark:
         "logs/benchmarks/reference/table2.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:

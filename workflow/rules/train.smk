@@ -8,7 +8,7 @@ rule train:
     benchmark:
         f"logs/benchmarks/{MODEL_DIR}/train.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
     resources:
         gpu=1,
@@ -20,7 +20,7 @@ rule train:
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
         jobs_per_gpu=config["compute"]["jobs_per_gpu"],
-        repo=workflow.basedir,
+        repo=str(REPO),
         compile=config["compute"]["train"]["compile"],
     script:
         "../scripts/train.py"
@@ -42,7 +42,7 @@ for group_ks in TRAIN_GROUPS:
         benchmark:
             benchmark_of(f"{TABLE1_MODELS}/train-k{group_ks[0]}-to-k{group_ks[-1]}.tsv")
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         threads: config["compute"]["train"]["threads"]
         resources:
             gpu=1,
@@ -57,7 +57,7 @@ for group_ks in TRAIN_GROUPS:
             seed=config["seed"],
             lock_dir=config["compute"]["gpu_lock_dir"],
             jobs_per_gpu=config["compute"]["jobs_per_gpu"],
-            repo=workflow.basedir,
+            repo=str(REPO),
             compile=config["compute"]["train"]["compile"],
         script:
             "../scripts/train_group.py"
@@ -78,11 +78,11 @@ if AUTHORS_MODELS:
         wildcard_constraints:
             model="|".join(re.escape(path) for path in AUTHORS_MODELS),
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         resources:
             mem_mb=4000,
         params:
             model=lambda wildcards: AUTHORS_MODELS[wildcards.model],
-            repo=workflow.basedir,
+            repo=str(REPO),
         script:
             "../scripts/import_authors_checkpoint.py"

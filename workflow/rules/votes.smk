@@ -11,7 +11,7 @@ rule votes_shard:
     benchmark:
         f"logs/benchmarks/{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
         gpu=1,
@@ -40,7 +40,7 @@ rule votes_gather:
     benchmark:
         f"logs/benchmarks/{VOTES_DIR}/gather.tsv"
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     script:
@@ -58,7 +58,7 @@ rule base_accuracy:
     benchmark:
         benchmark_of("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.tsv")
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
         gpu=1,
