@@ -1,15 +1,15 @@
 rule provenance:
     output:
         provenance=report(
-            PROVENANCE,
+            PROVENANCE.output,
             caption="../report/provenance.rst",
             category="Provenance",
             labels={"file": "provenance.yaml", "scale": config["scale"]},
         ),
     log:
-        log_of("provenance.log"),
+        PROVENANCE.log,
     benchmark:
-        benchmark_of("provenance.tsv")
+        PROVENANCE.benchmark
     conda:
         "../envs/torch.yaml"
     resources:
