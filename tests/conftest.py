@@ -71,6 +71,26 @@ def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.Com
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def copy_checkout(copy: Path) -> Path | None:
+    """Copy the checkout's files (tracked and untracked, not ignored) into `copy`: a fresh clone.
+
+    None where this is not a git checkout.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return None
+    for name in listed.stdout.decode().split("\0"):
+        if name and (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    return copy
+
+
 def job_counts(output: str) -> dict[str, int]:
     """Parse the 'Job stats' table that snakemake prints."""
     table = output.split("Job stats:")[1].split("\n\n")[0]
