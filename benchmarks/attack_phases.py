@@ -4,7 +4,7 @@
         [--precision bf16] [--max-queries N] [--threads 1]
 
 Attacks test image --image of the smoothed classifier of --model (a model saved by the
-pipeline, k = --k, 45 by default) from one start, with config.yaml's attack settings (10,000
+pipeline, k = --k, 45 by default) from one start, with config/config.yaml's attack settings (10,000
 samples a query, Foolbox 2 starting points, Foolbox's second phase, the early decision) and
 prints a line when the second phase (`l2_binary_search`) begins each loop over the changed
 pixels: seconds so far, queries so far, samples per query over the last loop, and the L0 of the
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--image", type=int, default=0, help="test image index")
     parser.add_argument("--seed", type=int, default=0, help="the pipeline's seed")
     parser.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
-    parser.add_argument("--max-queries", type=int, help="cap of the start (config.yaml's)")
+    parser.add_argument("--max-queries", type=int, help="cap of the start (config/config.yaml's)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def paper_settings(**changes: object) -> AttackSettings:
     """The attack settings of config.yaml, with `changes`."""
-    attack = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]
+    attack = yaml.safe_load((REPO / "config/config.yaml").read_text())["attack"]
     names = {f.name for f in dataclasses.fields(AttackSettings)}
     return AttackSettings(**{**{k: v for k, v in attack.items() if k in names}, **changes})
 

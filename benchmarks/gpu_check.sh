@@ -51,7 +51,7 @@ copy_mnist(workdir)
 PY
     start=$(date +%s)
     # targets before the options: --resources takes any number of values
-    "$PYTHON" -m snakemake results/tables/table1.csv -s "$PWD/Snakefile" --directory "$workdir" \
+    "$PYTHON" -m snakemake results/tables/table1.csv -s "$PWD/workflow/Snakefile" --directory "$workdir" \
         --cores 4 --resources gpu=2 >"$workdir/run.log" 2>&1 \
         || { tail -40 "$workdir/run.log"; exit 1; }
     echo "tiny Table 1 in $(($(date +%s) - start)) s; devices taken per job:"

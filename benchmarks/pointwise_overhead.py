@@ -4,7 +4,7 @@
         [--save FILE] [--check FILE] [--profile FILE] [--model PATH] [--tmp DIR]
 
 At k = d the smoothed classifier is the plain CNN: one query is one forward pass of one image.
-Attacks the first --images MNIST test images at the paper's attack settings (config.yaml's
+Attacks the first --images MNIST test images at the paper's attack settings (config/config.yaml's
 `attack` section: 10 starts, Foolbox 2 starting points, Foolbox 3.3.4's PointwiseAttack, a cap
 of 100,000 queries a start) with Foolbox's second phase (`l2_binary_search`) on and/or off, and
 prints, per setting, seconds per image, queries per image, milliseconds per query, the share of
@@ -156,7 +156,9 @@ def main() -> None:
     parser.add_argument("--model", help="trained k = 784 model (else one is trained briefly)")
     parser.add_argument("--data-dir", default="/root/mnist", help="MNIST IDX files")
     parser.add_argument("--images", type=int, default=4, help="first test images attacked")
-    parser.add_argument("--starts", type=int, help="starts per image (default: config.yaml's)")
+    parser.add_argument(
+        "--starts", type=int, help="starts per image (default: config/config.yaml's)"
+    )
     parser.add_argument("--phase2", choices=("on", "off", "both"), default="both")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--seed", type=int, default=0)

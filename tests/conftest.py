@@ -19,6 +19,9 @@ from randablate.models import build_model
 from randablate.training import TrainSettings, train
 
 REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+# The config file of a working directory (and of the checkout), where the Snakefile reads it.
+CONFIG = Path("config") / "config.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +65,30 @@ def holds_unless_planted(planted: object, check, *args, **kwargs) -> None:
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in `workdir` (which holds its own config.yaml)."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+    """Run the project's Snakefile in `workdir` (which holds its own config/config.yaml)."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE)]
     command += ["--directory", str(workdir), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def copy_checkout(copy: Path) -> Path | None:
+    """Copy the checkout's files (tracked and untracked, not ignored) into `copy`: a fresh clone.
+
+    None where this is not a git checkout.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return None
+    for name in listed.stdout.decode().split("\0"):
+        if name and (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    return copy
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -82,11 +105,12 @@ def dry_run(workdir: Path, target: str) -> tuple[dict[str, int], str]:
 
 
 def paper_config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return yaml.safe_load((REPO / CONFIG).read_text())
 
 
 def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    (workdir / CONFIG).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / CONFIG).write_text(yaml.safe_dump(config))
 
 
 TINY_TARGETS = (

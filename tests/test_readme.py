@@ -17,7 +17,6 @@ import ast
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, tiny_config, write_config
+from conftest import REPO, copy_checkout, tiny_config, write_config
 from kept_intensity import save_kept_intensity_model, varied_images
 
 LANGUAGES = {"bash", "python", "bibtex"}  # every fenced block's language; another is an error
@@ -117,7 +116,7 @@ def makefile_commands() -> list[tuple[str, list[str]]]:
 
 def snakefile_commands() -> list[tuple[str, list[str]]]:
     """The commands of the Snakefile's docstring (one a line, comments after `#`)."""
-    doc = (REPO / "Snakefile").read_text().split('"""')[1]  # not Python: no ast here
+    doc = (REPO / "workflow/Snakefile").read_text().split('"""')[1]  # not Python: no ast here
     lines = [line.strip() for line in doc.splitlines() if line.strip().startswith("snakemake ")]
     return [("Snakefile docstring", c) for line in lines for c in shell_commands(line)]
 
@@ -206,19 +205,9 @@ def test_shell_commands_reads_continuations_chains_and_redirections():
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory) -> Path:
     """A copy of the checkout's files (tracked and untracked, not ignored): a fresh clone."""
-    copy = tmp_path_factory.mktemp("checkout")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=False,
-    )
-    if listed.returncode != 0:
+    copy = copy_checkout(tmp_path_factory.mktemp("checkout"))
+    if copy is None:
         pytest.skip("not a git checkout")
-    for name in listed.stdout.decode().split("\0"):
-        if name and (REPO / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, copy / name)
     return copy
 
 

@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import REPO, job_counts
+from conftest import CONFIG, REPO, job_counts
 
 
 def plan(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    """Dry-run the reference profile as in a fresh clone (Snakefile, config.yaml, profiles/)."""
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(REPO / name, workdir / name)
-    for name in ("workflow", "profiles", "resources", "report", "envs", "src"):
+    """Dry-run the reference profile as in a fresh clone (workflow/, config/, profiles/)."""
+    shutil.copytree(REPO / "config", workdir / "config")
+    for name in ("workflow", "profiles", "resources", "src"):
         (workdir / name).symlink_to(REPO / name)
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "--profile", "profiles/reference", "-n", *extra],
@@ -39,7 +38,7 @@ def test_reference_profile_plans_the_reference_run(tmp_path):
     assert jobs["votes_shard"] == 2 * shards and jobs["certificates"] == 2
     assert jobs["reference_export"] == 1 and jobs["table1"] == jobs["table8"] == 1
     # Table 2: only the unprotected CNN is attacked, at the paper's attack settings
-    paper = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]
+    paper = yaml.safe_load((REPO / CONFIG).read_text())["attack"]
     assert overrides["attack"] == {"smoothed": False, "smoothed_images": 50}
     assert jobs["attack_shard"] == paper["shards"] and jobs["attack_gather"] == 1
     assert jobs["table2"] == jobs["reference_table2"] == 1
@@ -58,7 +57,7 @@ def test_smoothed_yaml_adds_the_smoothed_attack_on_50_images(tmp_path):
     overrides = "profiles/reference/overrides.yaml"
     run = plan(tmp_path, "--configfile", overrides, "profiles/reference/smoothed.yaml")
     jobs = job_counts(run.stdout)
-    shards = yaml.safe_load((REPO / "config.yaml").read_text())["attack"]["shards"]
+    shards = yaml.safe_load((REPO / CONFIG).read_text())["attack"]["shards"]
     # the same reference jobs, plus one attack job per shard of the smoothed classifier
     assert jobs["train"] == 3 and jobs["certificates"] == 2
     assert jobs["attack_shard"] == 2 * shards and jobs["attack_gather"] == 2

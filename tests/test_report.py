@@ -20,7 +20,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TINY_TARGETS, snakemake
+from conftest import CONFIG, REPO, TINY_TARGETS, snakemake
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = (
@@ -111,7 +111,7 @@ DRIVER = """
 })();
 """.replace("PROBE_ID", PROBE_ID)
 
-CAPTIONS = REPO / "report"
+CAPTIONS = REPO / "workflow" / "report"
 
 pytestmark = pytest.mark.slow
 
@@ -227,7 +227,7 @@ def test_report_shows_every_result_of_the_run_with_its_caption(report_html, brow
             assert result["href"].startswith(mime), path
 
     # Table 1's caption: report/table1.rst with the run's settings filled in.
-    t1 = yaml.safe_load((workdir / "config.yaml").read_text())["table1"]
+    t1 = yaml.safe_load((workdir / CONFIG).read_text())["table1"]
     table1 = squash(shown["results/tables/table1.csv"]["caption"])
     assert passages["table1.rst"] in table1
     for setting in (f"{t1['num_images']} test images", f"n0 = {t1['n0']}", f"n = {t1['n']}"):

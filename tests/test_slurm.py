@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, copy_mnist, paper_config, snakemake, tiny_workdir, write_config
+from conftest import CONFIG, REPO, copy_mnist, paper_config, snakemake, tiny_workdir, write_config
 from slurm_cluster import slurm_cluster, unavailable_reason
 
 REASON = unavailable_reason()
@@ -100,14 +100,14 @@ def table1_jobs(table1: dict) -> int:
 @pytest.mark.skipif(REASON is not None, reason=str(REASON))
 def test_table1_through_slurm_equals_a_local_run(tiny_run, tmp_path):
     workdir = tiny_workdir(tmp_path / "work")
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config = yaml.safe_load((workdir / CONFIG).read_text())
     exits = table1_through_slurm(workdir, tmp_path, config["compute"])
     assert exits == [0] * table1_jobs(config["table1"]) and len(exits) == 11, exits
     assert_same_table1(workdir, tiny_run, config["table1"])
 
 
 def quick_workdir(workdir: Path) -> Path:
-    """A working directory with MNIST and the paper's config.yaml (the quick profile layers on)."""
+    """A working directory with MNIST and the paper's config (the quick profile layers on)."""
     config = paper_config()
     config["data_dir"] = str(copy_mnist(workdir))
     write_config(workdir, config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import dry_run, paper_config, snakemake, write_config
+from conftest import CONFIG, dry_run, paper_config, snakemake, write_config
 
 ALL_DATA = {"cifar10": {"dir": None, "download": True}}
 
@@ -141,7 +141,7 @@ def test_the_authors_checkpoints_replace_training_of_the_models_they_cover(paper
     checkpoints.mkdir()
     for name in AUTHORS_FILES:
         (checkpoints / name).write_bytes(b"")
-    config = yaml.safe_load((paper_workdir / "config.yaml").read_text())
+    config = yaml.safe_load((paper_workdir / CONFIG).read_text())
     config["authors_checkpoints"]["dir"] = str(checkpoints)
     config["table1"]["k"] = config["figures"]["figure1_k"] = [45]
     write_config(paper_workdir, config)
@@ -186,7 +186,7 @@ def test_bad_authors_checkpoints_and_imagenet_subset_settings_are_named(tmp_path
 
 @pytest.mark.parametrize(("group_size", "groups"), [(3, 7), (20, 1), (8, 3)])
 def test_table1_models_train_in_groups_of_training_group_size(paper_workdir, group_size, groups):
-    config = yaml.safe_load((paper_workdir / "config.yaml").read_text())
+    config = yaml.safe_load((paper_workdir / CONFIG).read_text())
     config["training"]["group_size"] = group_size
     write_config(paper_workdir, config)
     counts, output = dry_run(paper_workdir, "results/tables/table1.csv")

@@ -38,7 +38,7 @@ def test_the_configs_mnist_schedule_is_the_papers():
 
 
 def test_the_schedule_has_no_default():
-    # The paper's epochs and learning rates live in config.yaml, not in the library.
+    # The paper's epochs and learning rates live in config/config.yaml, not in the library.
     with pytest.raises(TypeError, match="epochs"):
         TrainSettings(lr_schedule=[[1, 0.01]])
     with pytest.raises(TypeError, match="lr_schedule"):

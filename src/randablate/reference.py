@@ -22,6 +22,7 @@ from scipy import stats
 from . import certificates
 from .attack_report import median_magnitude
 from .files import atomic_path, write_csv
+from .layout import REFERENCE_SUMMARY, reference_certificates_name, reference_training_name
 from .scorecard import proportion_interval
 from .tables import STAGES, summarize
 
@@ -146,16 +147,20 @@ def export_reference(
     models_by_name: Mapping[str, str | os.PathLike],
     copies: Mapping[str, str | os.PathLike],
 ) -> list[Path]:
-    """Write summary.csv, certificates_<name>.csv.gz, training_<name>.csv and the copies."""
+    """Write the summary, each model's certificates and training history, and the copies.
+
+    The files are named as randablate.layout names them (summary.csv, certificates_<name>.csv.gz,
+    training_<name>.csv), the names the workflow expects.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / "summary.csv"]
+    written = [out / REFERENCE_SUMMARY]
     write_csv(summary, written[0])
     keep = ["index", "label", "guess", "p_lower", "radius", "robustness", "prediction"]
     for name, path in certificates_by_name.items():
         certs = pd.read_csv(path)
         counts = [c for c in certs.columns if c.split("_")[0] in STAGES]
-        target = out / f"certificates_{name}.csv.gz"
+        target = out / reference_certificates_name(name)
         write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, gzip=True)
         written.append(target)
     return written + export_files(out, models_by_name, copies)
@@ -166,12 +171,12 @@ def export_files(
     models_by_name: Mapping[str, str | os.PathLike],
     copies: Mapping[str, str | os.PathLike],
 ) -> list[Path]:
-    """Write each model's training history (training_<name>.csv) and copy files under names."""
+    """Write each model's training history (layout.reference_training_name) and the copies."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, path in models_by_name.items():
-        target = out / f"training_{name}.csv"
+        target = out / reference_training_name(name)
         write_csv(_history(path), target)
         written.append(target)
     for name, path in copies.items():

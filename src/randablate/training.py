@@ -51,7 +51,7 @@ AUGMENTATIONS = ("none", "crop-flip", "resized-crop-flip")
 class TrainSettings:
     """A training schedule: `epochs` and `lr_schedule` ([[first epoch, rate], ...]) are required.
 
-    The paper's schedules (Tables 10-12) live in config.yaml. The defaults are the usual
+    The paper's schedules (Tables 10-12) live in config/config.yaml. The defaults are the usual
     minibatch SGD settings and conveniences of this library (fp32, no augmentation, no weight
     decay, all training images, a checkpoint every 5 epochs, workers in this process).
 

@@ -1,29 +1,32 @@
 # Table 2, Figures 3 and 5: Foolbox's Pointwise attack on the smoothed classifier (k = attack.k)
 # and on the unprotected CNN (k = attack.baseline_k = d: no pixel ablated, so its smoothed
 # classifier is the plain CNN).
+ATTACK_SHARD = paths(f"{layout.ATTACK}/{layout.SHARD}", ".npz")
+TABLE2 = TABLES[2]
+ATTACK_SOUNDNESS = paths(layout.ATTACK_SOUNDNESS)
 
 
 rule attack_shard:
     input:
         mnist_files("test"),
-        model=f"{MODEL_DIR}/model.pt",
+        model=MODEL,
     output:
-        attack=ATTACK_SHARD,
+        attack=ATTACK_SHARD.output,
     log:
-        f"logs/{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.log",
+        ATTACK_SHARD.log,
     benchmark:
-        f"logs/benchmarks/{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
+        ATTACK_SHARD.benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["attack"]["threads"]
     resources:
         gpu=1,
         mem_mb=config["compute"]["attack"]["mem_mb"],
     params:
-        checkpoint=f"{ATTACK_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
+        checkpoint=ATTACK_SHARD.file(".partial.npz"),
         data=eval_data_params,
         positions=attack_shard_range,
-        settings=attack_settings(),
+        settings=layout.attack_settings(config),
         batch_size=config["attack"]["batch_size"],
         precision=config["attack"]["precision"],
         seed=config["seed"],
@@ -35,17 +38,17 @@ rule attack_shard:
 
 rule attack_gather:
     input:
-        shards=shard_files(ATTACK_SHARD, config["attack"]["shards"]),
+        shards=shard_files(ATTACK_SHARD.output, config["attack"]["shards"]),
         certificates=attack_certificates,
     output:
-        attack=f"{ATTACK_DIR}/attack.npz",
-        table=f"{ATTACK_DIR}/attack.csv",
+        attack=ATTACK.output,
+        table=ATTACK.file(".csv"),
     log:
-        f"logs/{ATTACK_DIR}/gather.log",
+        ATTACK.log,
     benchmark:
-        f"logs/benchmarks/{ATTACK_DIR}/gather.tsv"
+        ATTACK.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     script:
@@ -55,28 +58,28 @@ rule attack_gather:
 rule table2:
     input:
         unpack(table2_smoothed_inputs),
-        baseline=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["baseline_k"]),
-        paper=PAPER_TABLE2,
+        baseline=attack_file(ATTACK.file(".csv"), config["attack"]["baseline_k"]),
+        paper=PAPER_TABLES[2],
     output:
         table=report(
-            TABLE2,
-            caption="../../report/table2.rst",
+            TABLE2.output,
+            caption="../report/table2.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"table": "Table 2", "scale": config["scale"]},
         ),
-        cells=result("tables/table2.cells.csv"),
+        cells=TABLE2.file(".cells.csv"),
     log:
-        log_of("tables/table2.log"),
+        TABLE2.log,
     benchmark:
-        benchmark_of("tables/table2.tsv")
+        TABLE2.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
         k=config["attack"]["k"],
         baseline_k=config["attack"]["baseline_k"],
-        settings=attack_settings(),
+        settings=layout.attack_settings(config),
         scale=config["scale"],
     script:
         "../scripts/attack_table2.py"
@@ -84,20 +87,20 @@ rule table2:
 
 rule attack_soundness:
     input:
-        smoothed=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["k"]),
+        smoothed=attack_file(ATTACK.file(".csv"), config["attack"]["k"]),
     output:
         table=report(
-            ATTACK_SOUNDNESS,
-            caption="../../report/attack_soundness.rst",
+            ATTACK_SOUNDNESS.output,
+            caption="../report/attack_soundness.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"table": "attack vs certificate", "scale": config["scale"]},
         ),
     log:
-        log_of("tables/attack_soundness.log"),
+        ATTACK_SOUNDNESS.log,
     benchmark:
-        benchmark_of("tables/attack_soundness.tsv")
+        ATTACK_SOUNDNESS.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -108,20 +111,20 @@ rule attack_soundness:
 
 rule figure3:
     input:
-        attack=attack_file(f"{ATTACK_DIR}/attack.npz", config["attack"]["k"]),
+        attack=attack_file(ATTACK.output, config["attack"]["k"]),
     output:
         figure=report(
-            FIGURE3,
-            caption="../../report/figure3.rst",
+            FIGURES[3].output,
+            caption="../report/figure3.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"figure": "Figure 3", "scale": config["scale"]},
         ),
     log:
-        log_of("figures/figure3.log"),
+        FIGURES[3].log,
     benchmark:
-        benchmark_of("figures/figure3.tsv")
+        FIGURES[3].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -137,20 +140,20 @@ rule figure3:
 
 rule figure5:
     input:
-        attack=attack_file(f"{ATTACK_DIR}/attack.npz", config["attack"]["k"]),
+        attack=attack_file(ATTACK.output, config["attack"]["k"]),
     output:
         figure=report(
-            FIGURE5,
-            caption="../../report/figure5.rst",
+            FIGURES[5].output,
+            caption="../report/figure5.rst",
             category="Table 2: Pointwise attack on MNIST",
             labels={"figure": "Figure 5", "scale": config["scale"]},
         ),
     log:
-        log_of("figures/figure5.log"),
+        FIGURES[5].log,
     benchmark:
-        benchmark_of("figures/figure5.tsv")
+        FIGURES[5].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

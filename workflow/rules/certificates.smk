@@ -1,14 +1,14 @@
 rule certificates:
     input:
-        votes=f"{VOTES_DIR}/votes.npz",
+        votes=VOTES.output,
     output:
-        certificates=CERTIFICATES,
+        certificates=CERTIFICATES.output,
     log:
-        log_of("certificates/{dataset}/{encoding}/{arch}/k{k}/{sampling}.log"),
+        CERTIFICATES.log,
     benchmark:
-        benchmark_of("certificates/{dataset}/{encoding}/{arch}/k{k}/{sampling}.tsv")
+        CERTIFICATES.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

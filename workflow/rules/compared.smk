@@ -1,13 +1,15 @@
 # Beyond the paper: Corollary 1, Corollary 2, top-2 and top-3 certificates from the same votes.
+COMPARED = paths(f"tables/{layout.CERTIFICATES_COMPARED}")
+FIGURE_COMPARED = paths(f"figures/{layout.CERTIFICATES_COMPARED}", ".png")
 
 
 rule certificates_compared:
     input:
-        votes=lambda wildcards: table_files(f"{VOTES_DIR}/votes.npz", wildcards.dataset),
+        votes=lambda wildcards: table_files(VOTES.output, wildcards.dataset),
     output:
         table=report(
-            CERTIFICATES_COMPARED,
-            caption="../../report/certificates_compared.rst",
+            COMPARED.output,
+            caption="../report/certificates_compared.rst",
             category="Certificates compared",
             subcategory="{dataset}",
             labels={
@@ -16,11 +18,11 @@ rule certificates_compared:
             },
         ),
     log:
-        log_of("tables/certificates_compared_{dataset}.log"),
+        COMPARED.log,
     benchmark:
-        benchmark_of("tables/certificates_compared_{dataset}.tsv")
+        COMPARED.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -32,11 +34,11 @@ rule certificates_compared:
 
 rule figure_certificates_compared:
     input:
-        table=CERTIFICATES_COMPARED,
+        table=COMPARED.output,
     output:
         figure=report(
-            FIGURE_CERTIFICATES_COMPARED,
-            caption="../../report/certificates_compared.rst",
+            FIGURE_COMPARED.output,
+            caption="../report/certificates_compared.rst",
             category="Certificates compared",
             subcategory="{dataset}",
             labels={
@@ -45,11 +47,11 @@ rule figure_certificates_compared:
             },
         ),
     log:
-        log_of("figures/certificates_compared_{dataset}.log"),
+        FIGURE_COMPARED.log,
     benchmark:
-        benchmark_of("figures/certificates_compared_{dataset}.tsv")
+        FIGURE_COMPARED.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

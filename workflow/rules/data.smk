@@ -6,7 +6,7 @@ rule mnist:
     benchmark:
         "logs/benchmarks/data/mnist.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -21,13 +21,13 @@ if config["cifar10"]["dir"] is None:
 
     rule cifar10:
         output:
-            cifar10_files(),
+            layout.cifar10_files(config),
         log:
             "logs/data/cifar10.log",
         benchmark:
             "logs/benchmarks/data/cifar10.tsv"
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         resources:
             mem_mb=2000,
         params:
@@ -40,20 +40,25 @@ if config["cifar10"]["dir"] is None:
 rule imagenet_subset:
     input:
         lambda wildcards: f"{imagenet_dir()}/val",
-        indices=imagenet_indices_input,
+        # the authors' list of validation images, when imagenet.subset is authors
+        indices=(
+            str(PAPER_IMAGENET_INDICES)
+            if config["imagenet"]["subset"] == "authors"
+            else []
+        ),
     output:
         subset=report(
-            IMAGENET_SUBSET,
-            caption="../../report/imagenet_subset.rst",
+            IMAGENET_SUBSET.output,
+            caption="../report/imagenet_subset.rst",
             category="Table 6: ImageNet certificates",
             labels={"table": "the certified validation images"},
         ),
     log:
-        log_of("data/imagenet/val_subset.log"),
+        IMAGENET_SUBSET.log,
     benchmark:
-        benchmark_of("data/imagenet/val_subset.tsv")
+        IMAGENET_SUBSET.benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:

@@ -1,20 +1,21 @@
 # Figures 2 and 4 and the Discussion's numbers: computed, no training needed.
+DISCUSSION = paths(layout.DISCUSSION)
 
 
 rule figure2:
     output:
         figure=report(
-            FIGURE2,
-            caption="../../report/figure2.rst",
+            FIGURES[2].output,
+            caption="../report/figure2.rst",
             category="Explanatory figures and numbers",
             labels={"figure": "Figure 2: delta against rho"},
         ),
     log:
-        log_of("figures/figure2.log"),
+        FIGURES[2].log,
     benchmark:
-        benchmark_of("figures/figure2.tsv")
+        FIGURES[2].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -28,17 +29,17 @@ rule figure4:
         mnist_files(),
     output:
         figure=report(
-            FIGURE4,
-            caption="../../report/figure4.rst",
+            FIGURES[4].output,
+            caption="../report/figure4.rst",
             category="Explanatory figures and numbers",
             labels={"figure": "Figure 4: encodings of NULL"},
         ),
     log:
-        log_of("figures/figure4.log"),
+        FIGURES[4].log,
     benchmark:
-        benchmark_of("figures/figure4.tsv")
+        FIGURES[4].benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -55,18 +56,18 @@ rule discussion:
         paper=PAPER_DISCUSSION,
     output:
         table=report(
-            DISCUSSION,
-            caption="../../report/discussion.rst",
+            DISCUSSION.output,
+            caption="../report/discussion.rst",
             category="Explanatory figures and numbers",
             labels={"table": "Discussion: information and one-pixel limits"},
         ),
-        cells=result("tables/discussion.cells.csv"),
+        cells=DISCUSSION.file(".cells.csv"),
     log:
-        log_of("tables/discussion.log"),
+        DISCUSSION.log,
     benchmark:
-        benchmark_of("tables/discussion.tsv")
+        DISCUSSION.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     script:

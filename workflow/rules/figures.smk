@@ -1,11 +1,16 @@
+CERTIFIED_ACCURACY = paths(layout.CERTIFIED_ACCURACY, ".png")
+
+
 rule figure_certified_accuracy:
     input:
-        certificates=lambda wildcards: table_files(CERTIFICATES, wildcards.dataset),
+        certificates=lambda wildcards: table_files(
+            CERTIFICATES.output, wildcards.dataset
+        ),
         paper=lambda wildcards: PAPER_CERTIFICATES[wildcards.dataset],
     output:
         figure=report(
-            FIGURE_CERTIFIED_ACCURACY,
-            caption="../../report/certified_accuracy.rst",
+            CERTIFIED_ACCURACY.output,
+            caption="../report/certified_accuracy.rst",
             category="Certified accuracy",
             subcategory="{dataset}",
             labels={
@@ -14,11 +19,11 @@ rule figure_certified_accuracy:
             },
         ),
     log:
-        log_of("figures/certified_accuracy_{dataset}.log"),
+        CERTIFIED_ACCURACY.log,
     benchmark:
-        benchmark_of("figures/certified_accuracy_{dataset}.tsv")
+        CERTIFIED_ACCURACY.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -34,23 +39,23 @@ rule figure_certified_accuracy:
 rule figure1:
     input:
         mnist_files("test"),
-        models=model_files(
-            f"{MODEL_DIR}/model.pt", "mnist", config["figures"]["figure1_k"]
+        models=model_files(MODEL, "mnist", config["figures"]["figure1_k"]),
+        certificates=model_files(
+            CERTIFICATES.output, "mnist", config["figures"]["figure1_k"]
         ),
-        certificates=model_files(CERTIFICATES, "mnist", config["figures"]["figure1_k"]),
     output:
         figure=report(
-            FIGURE1,
-            caption="../../report/figure1.rst",
+            FIGURES[1].output,
+            caption="../report/figure1.rst",
             category="Explanatory figures and numbers",
             labels={"figure": "Figure 1: ablated samples", "scale": config["scale"]},
         ),
     log:
-        log_of("figures/figure1.log"),
+        FIGURES[1].log,
     benchmark:
-        benchmark_of("figures/figure1.tsv")
+        FIGURES[1].benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:

@@ -1,20 +1,22 @@
 # Beyond the paper, part two: feature partition aggregation (Hammoudeh & Lowd, AAAI 2024) certified
 # on Table 1's test images beside randomized ablation (Corollaries 1 and 2, top-k, Lee et al.).
+FPA_TRAIN = paths(f"{layout.FPA}/ensemble", ".pt", job="train")
+FIGURE_L0_COMPARED = paths(f"figures/{layout.L0_COMPARED}", ".png")
 
 
 rule fpa_train:
     input:
         data_input("train"),
     output:
-        model=FPA_MODEL,
+        model=FPA_TRAIN.output,
     log:
-        f"logs/{FPA_DIR}/train.log",
+        FPA_TRAIN.log,
     benchmark:
-        f"logs/benchmarks/{FPA_DIR}/train.tsv"
+        FPA_TRAIN.benchmark
     wildcard_constraints:
         groups=r"\d+",
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
     resources:
         gpu=1,
@@ -26,7 +28,7 @@ rule fpa_train:
         training=config["fpa"]["training"],
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
-        repo=workflow.basedir,
+        repo=str(REPO),
     script:
         "../scripts/fpa_train.py"
 
@@ -34,17 +36,17 @@ rule fpa_train:
 rule fpa_votes:
     input:
         data_input("test"),
-        model=FPA_MODEL,
+        model=FPA_TRAIN.output,
     output:
-        votes=FPA_VOTES,
+        votes=FPA_VOTES.output,
     log:
-        f"logs/{FPA_DIR}/votes.log",
+        FPA_VOTES.log,
     benchmark:
-        f"logs/benchmarks/{FPA_DIR}/votes.tsv"
+        FPA_VOTES.benchmark
     wildcard_constraints:
         groups=r"\d+",
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
         gpu=1,
@@ -60,21 +62,16 @@ rule fpa_votes:
 
 rule l0_certificates_compared:
     input:
-        standard=model_files(
-            f"{VOTES_DIR}/votes.npz", "mnist", config["fpa"]["compare_k"]
-        ),
+        standard=model_files(VOTES.output, "mnist", config["fpa"]["compare_k"]),
         lee=model_files(
-            f"{VOTES_DIR}/votes.npz",
-            "mnist",
-            config["table7"]["mnist_k"],
-            sampling="lee",
+            VOTES.output, "mnist", config["table7"]["mnist_k"], sampling="lee"
         ),
-        fpa=fpa_files(FPA_VOTES),
+        fpa=layout.fpa_paths(config, FPA_VOTES.output),
         paper=PAPER_FPA,
     output:
         table=report(
-            L0_COMPARED,
-            caption="../../report/l0_certificates_compared.rst",
+            L0_COMPARED.output,
+            caption="../report/l0_certificates_compared.rst",
             category="Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
             labels={
@@ -83,8 +80,8 @@ rule l0_certificates_compared:
             },
         ),
         curves=report(
-            L0_CURVES,
-            caption="../../report/l0_certificates_compared.rst",
+            L0_COMPARED.file("_curves.csv"),
+            caption="../report/l0_certificates_compared.rst",
             category="Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
             labels={
@@ -93,11 +90,11 @@ rule l0_certificates_compared:
             },
         ),
     log:
-        log_of("tables/l0_certificates_compared_mnist.log"),
+        L0_COMPARED.log,
     benchmark:
-        benchmark_of("tables/l0_certificates_compared_mnist.tsv")
+        L0_COMPARED.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -108,22 +105,25 @@ rule l0_certificates_compared:
         lee_alpha=config["table7"]["alpha"],
         # read, not required: wall seconds of the jobs that counted the votes
         standard_benchmarks=[
-            vote_benchmarks("standard", k) for k in config["fpa"]["compare_k"]
+            layout.vote_benchmarks(config, "standard", k)
+            for k in config["fpa"]["compare_k"]
         ],
-        lee_benchmarks=vote_benchmarks("lee", config["table7"]["mnist_k"]),
-        fpa_benchmarks=fpa_files(f"logs/benchmarks/{FPA_DIR}/votes.tsv"),
+        lee_benchmarks=layout.vote_benchmarks(
+            config, "lee", config["table7"]["mnist_k"]
+        ),
+        fpa_benchmarks=layout.fpa_paths(config, FPA_VOTES.benchmark),
     script:
         "../scripts/l0_certificates_compared.py"
 
 
 rule figure_l0_certificates_compared:
     input:
-        table=L0_COMPARED,
-        curves=L0_CURVES,
+        table=L0_COMPARED.output,
+        curves=L0_COMPARED.file("_curves.csv"),
     output:
         figure=report(
-            FIGURE_L0_COMPARED,
-            caption="../../report/l0_certificates_compared.rst",
+            FIGURE_L0_COMPARED.output,
+            caption="../report/l0_certificates_compared.rst",
             category="Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
             labels={
@@ -132,11 +132,11 @@ rule figure_l0_certificates_compared:
             },
         ),
     log:
-        log_of("figures/l0_certificates_compared_mnist.log"),
+        FIGURE_L0_COMPARED.log,
     benchmark:
-        benchmark_of("figures/l0_certificates_compared_mnist.tsv")
+        FIGURE_L0_COMPARED.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:

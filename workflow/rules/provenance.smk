@@ -1,21 +1,21 @@
 rule provenance:
     output:
         provenance=report(
-            PROVENANCE,
-            caption="../../report/provenance.rst",
+            PROVENANCE.output,
+            caption="../report/provenance.rst",
             category="Provenance",
             labels={"file": "provenance.yaml", "scale": config["scale"]},
         ),
     log:
-        log_of("provenance.log"),
+        PROVENANCE.log,
     benchmark:
-        benchmark_of("provenance.tsv")
+        PROVENANCE.benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=1000,
     params:
         config=config,
-        repo=workflow.basedir,
+        repo=str(REPO),
     script:
         "../scripts/provenance.py"

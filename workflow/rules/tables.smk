@@ -1,25 +1,26 @@
 # Tables 1, 3 and 6: certificates per k (MNIST, CIFAR-10, ImageNet). Tables 4 and 5: the
 # base classifiers on CIFAR-10. Table 7: Lee et al.'s sampling. Table 8: the NULL encodings.
+DISCUSSION_IMAGENET = paths(layout.DISCUSSION_IMAGENET)
 
 
 rule table1:
     input:
-        certificates=table_files(CERTIFICATES, "mnist"),
-        paper=PAPER_TABLE1,
+        certificates=table_files(CERTIFICATES.output, "mnist"),
+        paper=PAPER_TABLES[1],
     output:
         table=report(
-            TABLE1,
-            caption="../../report/table1.rst",
+            TABLES[1].output,
+            caption="../report/table1.rst",
             category="Table 1: MNIST certificates",
             labels={"table": "Table 1", "scale": config["scale"]},
         ),
-        cells=result("tables/table1.cells.csv"),
+        cells=TABLES[1].file(".cells.csv"),
     log:
-        log_of("tables/table1.log"),
+        TABLES[1].log,
     benchmark:
-        benchmark_of("tables/table1.tsv")
+        TABLES[1].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -32,20 +33,20 @@ rule table1:
 
 use rule table1 as table3 with:
     input:
-        certificates=table_files(CERTIFICATES, "cifar10"),
+        certificates=table_files(CERTIFICATES.output, "cifar10"),
         paper=PAPER_TABLES[3],
     output:
         table=report(
-            TABLE.format(number=3),
-            caption="../../report/table3.rst",
+            TABLES[3].output,
+            caption="../report/table3.rst",
             category="Table 3: CIFAR-10 certificates",
             labels={"table": "Table 3", "scale": config["scale"]},
         ),
-        cells=result("tables/table3.cells.csv"),
+        cells=TABLES[3].file(".cells.csv"),
     log:
-        log_of("tables/table3.log"),
+        TABLES[3].log,
     benchmark:
-        benchmark_of("tables/table3.tsv")
+        TABLES[3].benchmark
     params:
         k=config["table3"]["k"],
         alpha=config["table3"]["alpha"],
@@ -54,20 +55,20 @@ use rule table1 as table3 with:
 
 use rule table1 as table6 with:
     input:
-        certificates=table_files(CERTIFICATES, "imagenet"),
+        certificates=table_files(CERTIFICATES.output, "imagenet"),
         paper=PAPER_TABLES[6],
     output:
         table=report(
-            TABLE.format(number=6),
-            caption="../../report/table6.rst",
+            TABLES[6].output,
+            caption="../report/table6.rst",
             category="Table 6: ImageNet certificates",
             labels={"table": "Table 6", "scale": config["scale"]},
         ),
-        cells=result("tables/table6.cells.csv"),
+        cells=TABLES[6].file(".cells.csv"),
     log:
-        log_of("tables/table6.log"),
+        TABLES[6].log,
     benchmark:
-        benchmark_of("tables/table6.tsv")
+        TABLES[6].benchmark
     params:
         k=config["table6"]["k"],
         alpha=config["table6"]["alpha"],
@@ -77,23 +78,26 @@ use rule table1 as table6 with:
 rule table4:
     input:
         accuracy=model_files(
-            BASE_ACCURACY, "cifar10", config["base_accuracy"]["k"], arch="resnet18"
+            BASE_ACCURACY.output,
+            "cifar10",
+            config["base_accuracy"]["k"],
+            arch="resnet18",
         ),
         paper=PAPER_TABLES[4],
     output:
         table=report(
-            TABLE.format(number=4),
-            caption="../../report/table45.rst",
+            TABLES[4].output,
+            caption="../report/table45.rst",
             category="Tables 4 and 5: CIFAR-10 base classifiers",
             labels={"table": "Table 4 (ResNet18)", "scale": config["scale"]},
         ),
-        cells=result("tables/table4.cells.csv"),
+        cells=TABLES[4].file(".cells.csv"),
     log:
-        log_of("tables/table4.log"),
+        TABLES[4].log,
     benchmark:
-        benchmark_of("tables/table4.tsv")
+        TABLES[4].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -106,48 +110,53 @@ rule table4:
 use rule table4 as table5 with:
     input:
         accuracy=model_files(
-            BASE_ACCURACY, "cifar10", config["base_accuracy"]["k"], arch="resnet50"
+            BASE_ACCURACY.output,
+            "cifar10",
+            config["base_accuracy"]["k"],
+            arch="resnet50",
         ),
         paper=PAPER_TABLES[5],
     output:
         table=report(
-            TABLE.format(number=5),
-            caption="../../report/table45.rst",
+            TABLES[5].output,
+            caption="../report/table45.rst",
             category="Tables 4 and 5: CIFAR-10 base classifiers",
             labels={"table": "Table 5 (ResNet50)", "scale": config["scale"]},
         ),
-        cells=result("tables/table5.cells.csv"),
+        cells=TABLES[5].file(".cells.csv"),
     log:
-        log_of("tables/table5.log"),
+        TABLES[5].log,
     benchmark:
-        benchmark_of("tables/table5.tsv")
+        TABLES[5].benchmark
 
 
 rule table7:
     input:
         lee=[
-            model_files(CERTIFICATES, d, config["table7"][f"{d}_k"], sampling="lee")
+            model_files(
+                CERTIFICATES.output, d, config["table7"][f"{d}_k"], sampling="lee"
+            )
             for d in ("mnist", "imagenet")
         ],
         standard=[
-            model_files(CERTIFICATES, d, config["table7"][f"{d}_k"])
+            model_files(CERTIFICATES.output, d, config["table7"][f"{d}_k"])
             for d in ("mnist", "imagenet")
         ],
         paper=PAPER_TABLES[7],
     output:
         table=report(
-            TABLE.format(number=7),
-            caption="../../report/table7.rst",
+            TABLES[7].output,
+            caption="../report/table7.rst",
             category="Table 7: comparison with Lee et al.",
             labels={"table": "Table 7", "scale": config["scale"]},
         ),
-        cells=result("tables/table7.cells.csv"),
+        cells=TABLES[7].file(".cells.csv"),
     log:
-        log_of("tables/table7.log"),
+        TABLES[7].log,
     benchmark:
-        benchmark_of("tables/table7.tsv")
+        TABLES[7].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -161,30 +170,30 @@ rule table7:
 rule table8:
     input:
         certificates=[
-            model_files(CERTIFICATES, dataset, k, encoding=encoding)
-            for dataset, k, encoding in table8_rows()
+            model_files(CERTIFICATES.output, dataset, k, encoding=encoding)
+            for dataset, k, encoding in layout.table8_rows(config)
         ],
         paper=PAPER_TABLES[8],
     output:
         table=report(
-            TABLE.format(number=8),
-            caption="../../report/table8.rst",
+            TABLES[8].output,
+            caption="../report/table8.rst",
             category="Table 8: NULL encodings",
             labels={"table": "Table 8", "scale": config["scale"]},
         ),
-        cells=result("tables/table8.cells.csv"),
+        cells=TABLES[8].file(".cells.csv"),
     log:
-        log_of("tables/table8.log"),
+        TABLES[8].log,
     benchmark:
-        benchmark_of("tables/table8.tsv")
+        TABLES[8].benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
         rows=[
             [DATASETS[dataset].title, k, encoding]
-            for dataset, k, encoding in table8_rows()
+            for dataset, k, encoding in layout.table8_rows(config)
         ],
         scale=config["scale"],
     script:
@@ -193,22 +202,22 @@ rule table8:
 
 rule discussion_imagenet:
     input:
-        certificates=table_files(CERTIFICATES, "imagenet"),
+        certificates=table_files(CERTIFICATES.output, "imagenet"),
         paper=PAPER_DISCUSSION,
     output:
         table=report(
-            DISCUSSION_IMAGENET,
-            caption="../../report/discussion_imagenet.rst",
+            DISCUSSION_IMAGENET.output,
+            caption="../report/discussion_imagenet.rst",
             category="Table 6: ImageNet certificates",
             labels={"table": "Discussion: ImageNet medians", "scale": config["scale"]},
         ),
-        cells=result("tables/discussion_imagenet.cells.csv"),
+        cells=DISCUSSION_IMAGENET.file(".cells.csv"),
     log:
-        log_of("tables/discussion_imagenet.log"),
+        DISCUSSION_IMAGENET.log,
     benchmark:
-        benchmark_of("tables/discussion_imagenet.tsv")
+        DISCUSSION_IMAGENET.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -222,21 +231,21 @@ rule reproduction:
         # each table's cells, written beside it
         cells=lambda wildcards: [
             table.removesuffix(".csv") + ".cells.csv"
-            for table in built_tables().values()
+            for table in layout.built_tables(config).values()
         ],
     output:
         table=report(
-            REPRODUCTION,
-            caption="../../report/reproduction.rst",
+            REPRODUCTION.output,
+            caption="../report/reproduction.rst",
             category="1. Reproduction scorecard",
             labels={"table": "every number of the paper beside ours"},
         ),
     log:
-        log_of("tables/reproduction.log"),
+        REPRODUCTION.log,
     benchmark:
-        benchmark_of("tables/reproduction.tsv")
+        REPRODUCTION.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=1000,
     params:
@@ -251,32 +260,29 @@ rule reproduction:
 rule reference_export:
     input:
         certificates=[
-            model_files(CERTIFICATES, "mnist", config["table8"]["mnist_k"], encoding=e)
-            for e in ("multichannel", "mean")
+            model_files(
+                CERTIFICATES.output, "mnist", config["table8"]["mnist_k"], encoding=e
+            )
+            for e in ENCODINGS
         ],
         models=[
-            model_files(
-                f"{MODEL_DIR}/model.pt",
-                "mnist",
-                config["table8"]["mnist_k"],
-                encoding=e,
-            )
-            for e in ("multichannel", "mean")
+            model_files(MODEL, "mnist", config["table8"]["mnist_k"], encoding=e)
+            for e in ENCODINGS
         ],
-        table1=TABLE1,
-        table8=TABLE.format(number=8),
+        table1=TABLES[1].output,
+        table8=TABLES[8].output,
         # the paper's values of the exported rows
-        cells=[result("tables/table1.cells.csv"), result("tables/table8.cells.csv")],
-        scorecard=REPRODUCTION,
-        provenance=PROVENANCE,
+        cells=[TABLES[1].file(".cells.csv"), TABLES[8].file(".cells.csv")],
+        scorecard=REPRODUCTION.output,
+        provenance=PROVENANCE.output,
     output:
-        REFERENCE_FILES,
+        layout.reference_files(config),
     log:
         "logs/reference/export.log",
     benchmark:
         "logs/benchmarks/reference/export.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -292,19 +298,19 @@ rule reference_export:
 # departures; profiles/reference/smoothed.yaml turns it on).
 rule reference_table2:
     input:
-        unpack(smoothed_attack_input),
-        table2=TABLE2,
-        attack=attack_file(f"{ATTACK_DIR}/attack.csv", config["attack"]["baseline_k"]),
-        model=attack_file(f"{MODEL_DIR}/model.pt", config["attack"]["baseline_k"]),
-        paper=PAPER_TABLE2,
+        unpack(lambda wildcards: table2_smoothed_inputs(wildcards, certificates=False)),
+        table2=TABLES[2].output,
+        attack=attack_file(ATTACK.file(".csv"), config["attack"]["baseline_k"]),
+        model=attack_file(MODEL, config["attack"]["baseline_k"]),
+        paper=PAPER_TABLES[2],
     output:
-        REFERENCE_TABLE2_FILES,
+        layout.reference_table2_files(config),
     log:
         "logs/reference/table2.log",
     benchmark:
         "logs/benchmarks/reference/table2.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=2000,
     params:

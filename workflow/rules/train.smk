@@ -1,14 +1,17 @@
+TRAIN = paths(f"{layout.MODELS}/model", ".pt", job="train")
+
+
 rule train:
     input:
         data_input("train"),
     output:
-        model=f"{MODEL_DIR}/model.pt",
+        model=TRAIN.output,
     log:
-        f"logs/{MODEL_DIR}/train.log",
+        TRAIN.log,
     benchmark:
-        f"logs/benchmarks/{MODEL_DIR}/train.tsv"
+        TRAIN.benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
     resources:
         gpu=1,
@@ -20,7 +23,7 @@ rule train:
         seed=config["seed"],
         lock_dir=config["compute"]["gpu_lock_dir"],
         jobs_per_gpu=config["compute"]["jobs_per_gpu"],
-        repo=workflow.basedir,
+        repo=str(REPO),
         compile=config["compute"]["train"]["compile"],
     script:
         "../scripts/train.py"
@@ -29,6 +32,7 @@ rule train:
 # With training.group_size > 1, Table 1's models train in groups, one job each (train_many); a
 # rule without wildcards is preferred over rule train for the models it writes.
 for group_ks in TRAIN_GROUPS:
+    group = paths(f"{TABLE1_MODELS}/train-k{group_ks[0]}-to-k{group_ks[-1]}")
 
     rule:
         name:
@@ -36,28 +40,28 @@ for group_ks in TRAIN_GROUPS:
         input:
             mnist_files("train"),
         output:
-            models=table1_files(f"{MODEL_DIR}/model.pt", group_ks),
+            models=model_files(MODEL, "mnist", group_ks),
         log:
-            log_of(f"{TABLE1_MODELS}/train-k{group_ks[0]}-to-k{group_ks[-1]}.log"),
+            group.log,
         benchmark:
-            benchmark_of(f"{TABLE1_MODELS}/train-k{group_ks[0]}-to-k{group_ks[-1]}.tsv")
+            group.benchmark
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         threads: config["compute"]["train"]["threads"]
         resources:
             gpu=1,
             mem_mb=config["compute"]["train"]["mem_mb"],
         params:
-            checkpoints=table1_files(f"{MODEL_DIR}/checkpoint.pt", group_ks),
+            checkpoints=model_files(f"{MODEL_DIR}/checkpoint.pt", "mnist", group_ks),
             ks=group_ks,
-            settings=[table1_training_settings(k) for k in group_ks],
-            data={"dataset": "mnist", "dir": MNIST_DIR},
+            settings=[layout.training_settings(config, "mnist", k) for k in group_ks],
+            data={"dataset": "mnist", "dir": layout.data_dirs(config)["mnist"]},
             encoding=config["table1"]["encoding"],
             arch=config["table1"]["arch"],
             seed=config["seed"],
             lock_dir=config["compute"]["gpu_lock_dir"],
             jobs_per_gpu=config["compute"]["jobs_per_gpu"],
-            repo=workflow.basedir,
+            repo=str(REPO),
             compile=config["compute"]["train"]["compile"],
         script:
             "../scripts/train_group.py"
@@ -78,11 +82,11 @@ if AUTHORS_MODELS:
         wildcard_constraints:
             model="|".join(re.escape(path) for path in AUTHORS_MODELS),
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         resources:
             mem_mb=4000,
         params:
             model=lambda wildcards: AUTHORS_MODELS[wildcards.model],
-            repo=workflow.basedir,
+            repo=str(REPO),
         script:
             "../scripts/import_authors_checkpoint.py"

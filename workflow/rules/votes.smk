@@ -1,23 +1,26 @@
 # One model's votes under a sampling scheme (sampling_scheme): "standard", its table's, or "lee",
 # Lee et al.'s for Table 7 (n0 = 100, n = 100,000), on the same images.
+VOTE_SHARD = paths(f"{layout.VOTES}/{layout.SHARD}", ".npz")
+
+
 rule votes_shard:
     input:
         data_input("test"),
-        model=f"{MODEL_DIR}/model.pt",
+        model=MODEL,
     output:
-        votes=VOTE_SHARD,
+        votes=VOTE_SHARD.output,
     log:
-        f"logs/{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.log",
+        VOTE_SHARD.log,
     benchmark:
-        f"logs/benchmarks/{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.tsv"
+        VOTE_SHARD.benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
         gpu=1,
         mem_mb=config["compute"]["votes"]["mem_mb"],
     params:
-        checkpoint=f"{VOTES_DIR}/shard-{{shard}}-of-{{shards}}.partial.npz",
+        checkpoint=VOTE_SHARD.file(".partial.npz"),
         data=eval_data_params,
         positions=shard_range,
         settings=vote_settings,
@@ -32,15 +35,15 @@ rule votes_shard:
 
 rule votes_gather:
     input:
-        shard_files(VOTE_SHARD, scheme_value("shards")),
+        shard_files(VOTE_SHARD.output, scheme_value("shards")),
     output:
-        votes=f"{VOTES_DIR}/votes.npz",
+        votes=VOTES.output,
     log:
-        f"logs/{VOTES_DIR}/gather.log",
+        VOTES.log,
     benchmark:
-        f"logs/benchmarks/{VOTES_DIR}/gather.tsv"
+        VOTES.benchmark
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
     script:
@@ -50,15 +53,15 @@ rule votes_gather:
 rule base_accuracy:
     input:
         data_input("test"),
-        model=f"{MODEL_DIR}/model.pt",
+        model=MODEL,
     output:
-        accuracy=BASE_ACCURACY,
+        accuracy=BASE_ACCURACY.output,
     log:
-        log_of("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.log"),
+        BASE_ACCURACY.log,
     benchmark:
-        benchmark_of("base_accuracy/{dataset}/{encoding}/{arch}/k{k}.tsv")
+        BASE_ACCURACY.benchmark
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
         gpu=1,

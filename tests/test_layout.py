@@ -1,0 +1,247 @@
+"""randablate.layout: the pipeline's paths, sampling schemes, shards and default targets."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import CONFIG, REPO
+
+from randablate import layout
+
+PAPER = yaml.safe_load((REPO / CONFIG).read_text())
+
+
+def changed(**sections) -> dict:
+    """The paper's config with some keys of some sections changed."""
+    config = copy.deepcopy(PAPER)
+    for name, values in sections.items():
+        if isinstance(values, dict):
+            config[name].update(values)
+        else:
+            config[name] = values
+    return config
+
+
+@pytest.mark.parametrize("total", [0, 1, 2, 7, 10, 11, 50, 275, 301])
+def test_balanced_ranges_cover_every_index_once_in_order(total):
+    for shards in range(1, 23):
+        ranges = [layout.balanced_range(s, shards, total) for s in range(shards)]
+        covered = [i for start, stop in ranges for i in range(start, stop)]
+        assert covered == list(range(total)), (total, shards)
+        sizes = [stop - start for start, stop in ranges]
+        assert max(sizes) - min(sizes) <= 1 and sum(sizes) == total
+    # wildcards arrive as strings
+    assert layout.balanced_range("3", "20", 10_000) == [1500, 2000]
+
+
+@pytest.mark.parametrize("shard, shards", [(-1, 4), (4, 4), (0, 0)])
+def test_a_shard_outside_its_shards_is_refused(shard, shards):
+    with pytest.raises(ValueError, match=f"shard {shard} is not in"):
+        layout.balanced_range(shard, shards, 10)
+
+
+def test_shard_ranges_split_the_images_each_job_certifies_or_attacks():
+    assert layout.shard_range(PAPER, "mnist", 19, 20) == [9500, 10_000]
+    quick = changed(table1={"num_images": 300})
+    assert [layout.shard_range(quick, "mnist", s, 2) for s in (0, 1)] == [[0, 150], [150, 300]]
+    # the smoothed classifier is attacked on its own, smaller share of the 275 images
+    attack = changed(attack={"smoothed_images": 50})
+    assert layout.attack_shard_range(attack, "45", 10, 11) == [45, 50]
+    assert layout.attack_shard_range(attack, "784", 10, 11) == [250, 275]
+
+
+def test_job_paths_put_the_log_and_benchmark_at_the_output_s_stem():
+    table1 = layout.job_paths("results/quick/", "tables/table1")
+    assert table1 == layout.JobPaths(
+        output="results/quick/tables/table1.csv",
+        log="logs/results/quick/tables/table1.log",
+        benchmark="logs/benchmarks/results/quick/tables/table1.tsv",
+        stem="results/quick/tables/table1",
+    )
+    assert table1.file(".cells.csv") == "results/quick/tables/table1.cells.csv"
+    train = layout.job_paths("results", f"{layout.MODELS}/model", ".pt", job="train")
+    filled = {"dataset": "mnist", "encoding": "mean", "arch": "cnn", "k": 45}
+    assert train.output.format(**filled) == "results/models/mnist/mean/cnn/k45/model.pt"
+    assert train.log.format(**filled) == "logs/results/models/mnist/mean/cnn/k45/train.log"
+    assert (
+        train.benchmark
+        == "logs/benchmarks/results/models/{dataset}/{encoding}/{arch}/k{k}/train.tsv"
+    )
+    top = layout.job_paths("results", "provenance", ".yaml", job="collect")
+    assert (top.output, top.log) == ("results/provenance.yaml", "logs/results/collect.log")
+
+
+def test_vote_benchmarks_name_each_shard_s_benchmark():
+    assert layout.vote_benchmarks(changed(table7={"shards": 2}), "lee", 45) == [
+        "logs/benchmarks/results/votes/mnist/multichannel/cnn/k45/lee/shard-0-of-2.tsv",
+        "logs/benchmarks/results/votes/mnist/multichannel/cnn/k45/lee/shard-1-of-2.tsv",
+    ]
+    assert len(layout.vote_benchmarks(PAPER, "standard", 45)) == PAPER["table1"]["shards"]
+
+
+def test_model_paths_fill_the_data_set_s_table_unless_told():
+    pattern = f"{layout.CERTIFICATES}.csv"
+    assert layout.model_paths(PAPER, pattern, "cifar10", [25, 50], arch="resnet50") == [
+        "certificates/cifar10/multichannel/resnet50/k25/standard.csv",
+        "certificates/cifar10/multichannel/resnet50/k50/standard.csv",
+    ]
+    assert layout.model_paths(PAPER, pattern, "mnist", 45, encoding="mean", sampling="lee") == [
+        "certificates/mnist/mean/cnn/k45/lee.csv"
+    ]
+    assert len(layout.table_paths(PAPER, pattern, "imagenet")) == 3
+
+
+def test_the_standard_scheme_predicts_from_the_bound_votes_when_they_are_shared():
+    scheme = layout.sampling_scheme(PAPER, "mnist", "standard")
+    assert scheme == {
+        "stages": {"select": 1000, "bound": 10_000},
+        "shards": 20,
+        "run": "standard",
+        "alpha": 0.05,
+        "predict_from": "bound",
+    }
+    assert layout.prediction_stage(PAPER, "imagenet") == "bound"
+
+
+@pytest.mark.parametrize(
+    "table1", [{"predict_samples": "separate"}, {"n_predict": 5000}], ids=["separate", "fewer"]
+)
+def test_the_standard_scheme_draws_prediction_votes_otherwise(table1):
+    config = changed(table1=table1)
+    scheme = layout.sampling_scheme(config, "mnist", "standard")
+    n_predict = config["table1"]["n_predict"]
+    assert scheme["stages"] == {"select": 1000, "bound": 10_000, "predict": n_predict}
+    assert scheme["predict_from"] == layout.prediction_stage(config, "mnist") == "predict"
+    # the other data sets keep their own settings
+    assert layout.prediction_stage(config, "cifar10") == "bound"
+
+
+def test_lee_s_scheme_has_no_prediction_stage():
+    scheme = layout.sampling_scheme(PAPER, "imagenet", "lee")
+    assert scheme == {
+        "stages": {"select": 100, "bound": 100_000},
+        "shards": 20,
+        "run": "lee",
+        "alpha": 0.001,
+        "predict_from": None,
+    }
+    settings = layout.vote_settings(PAPER, "imagenet", "lee")
+    assert settings == {
+        "stages": scheme["stages"],
+        "predict_from": None,
+        "batch_size": 1000,
+        "precision": "fp32",
+    }
+    with pytest.raises(ValueError, match="unknown sampling 'fresh'"):
+        layout.sampling_scheme(PAPER, "mnist", "fresh")
+
+
+def test_the_unprotected_cnn_trains_for_baseline_epochs():
+    config = changed(training={**PAPER["training"], "baseline_epochs": 10})
+    assert layout.training_settings(config, "mnist", "784")["epochs"] == 10
+    assert layout.training_settings(config, "mnist", "45")["epochs"] == 400
+    assert layout.training_settings(PAPER, "mnist", "784")["epochs"] == 400
+
+
+MNIST_TARGETS = [
+    "results/tables/table1.csv",
+    "results/tables/table2.csv",
+    "results/tables/discussion.csv",
+    "results/figures/figure1.png",
+    "results/figures/figure2.png",
+    "results/figures/figure3.png",
+    "results/figures/figure4.png",
+    "results/figures/figure5.png",
+    "results/figures/certified_accuracy_mnist.png",
+    "results/figures/certificates_compared_mnist.png",
+    "results/tables/reproduction.csv",
+    "results/tables/attack_soundness.csv",
+    "results/provenance.yaml",
+    "results/tables/l0_certificates_compared_mnist.csv",
+    "results/figures/l0_certificates_compared_mnist.png",
+]
+
+
+def test_default_targets_without_cifar10_or_imagenet_are_mnist_s():
+    assert layout.default_targets(PAPER) == MNIST_TARGETS
+    quick = changed(results_dir="results/quick/")
+    assert layout.default_targets(quick)[0] == "results/quick/tables/table1.csv"
+
+
+def test_default_targets_add_each_data_set_the_config_makes_available(tmp_path):
+    for split in ("train", "val"):
+        (tmp_path / split / "n01440764").mkdir(parents=True)
+    cifar10 = changed(cifar10={"download": True})
+    both = changed(cifar10={"download": True}, imagenet={"dir": str(tmp_path)})
+    added = {
+        "cifar10": {f"results/tables/table{n}.csv" for n in (3, 4, 5, 8)}
+        | {"results/figures/certified_accuracy_cifar10.png"}
+        | {"results/figures/certificates_compared_cifar10.png"},
+        "imagenet": {f"results/tables/table{n}.csv" for n in (6, 7)}
+        | {"results/tables/discussion_imagenet.csv"}
+        | {"results/figures/certified_accuracy_imagenet.png"}
+        | {"results/figures/certificates_compared_imagenet.png"},
+    }
+    targets = layout.default_targets(cifar10)
+    assert len(targets) == len(set(targets))
+    assert set(targets) == set(MNIST_TARGETS) | added["cifar10"]
+    assert (
+        set(layout.default_targets(both))
+        == set(MNIST_TARGETS) | added["cifar10"] | added["imagenet"]
+    )
+    # imagenet.dir that is not a directory: ImageNet is not available
+    missing = changed(imagenet={"dir": str(tmp_path / "nowhere")})
+    assert layout.default_targets(missing) == MNIST_TARGETS
+    assert "table8" in layout.built_tables(cifar10) and "table8" not in layout.built_tables(PAPER)
+
+
+def test_the_reference_run_s_targets_are_its_checked_in_files():
+    reference = changed(scale="reference", attack={"smoothed": False})
+    targets = layout.default_targets(reference)
+    checked_in = sorted(p.name for p in (REPO / "reference/mnist-k45").iterdir())
+    assert all(t.startswith("reference/mnist-k45/") for t in targets)
+    assert sorted(t.rsplit("/", 1)[1] for t in targets) == checked_in
+    smoothed = changed(scale="reference", attack={"smoothed": True, "k": 45})
+    extra = set(layout.default_targets(smoothed)) - set(targets)
+    assert extra == {"reference/mnist-k45/attack_smoothed_k45.csv"}
+    assert layout.built_tables(reference) == {
+        "table1": "results/tables/table1.csv",
+        "table8": "results/tables/table8.csv",
+    }
+
+
+def test_table8_rows_take_cifar10_where_it_is_available():
+    assert layout.table8_rows(PAPER) == [("mnist", 45, "multichannel"), ("mnist", 45, "mean")]
+    rows = layout.table8_rows(changed(cifar10={"download": True}))
+    assert rows[2:] == [("cifar10", 75, "multichannel"), ("cifar10", 75, "mean")]
+
+
+def test_data_files_and_params_of_each_data_set():
+    config = changed(data_dir="/d/", cifar10={"dir": None, "download": True})
+    assert layout.data_files(config, "mnist", "test") == [
+        "/d/mnist/t10k-images-idx3-ubyte",
+        "/d/mnist/t10k-labels-idx1-ubyte",
+    ]
+    assert layout.data_files(config, "cifar10", "test") == [
+        "/d/cifar10/cifar-10-batches-py/test_batch",
+        "/d/cifar10/cifar-10-batches-py/batches.meta",
+    ]
+    assert len(layout.cifar10_files(config)) == 7
+    assert layout.eval_data_params(config, "mnist") == {
+        "dataset": "mnist",
+        "dir": "/d/mnist",
+        "subset": "seeded",
+        "count": None,
+        "seed": 0,
+    }
+
+
+def test_layout_imports_without_torch():
+    heavy = "{'torch', 'numpy', 'pandas'}"
+    code = f"import sys, randablate.layout; print(sorted({heavy} & set(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
