@@ -13,7 +13,7 @@ from conftest import REPO, dry_run, paper_config, snakemake, write_config
 from torch import nn
 
 from randablate import attack as attack_module
-from randablate import attack_report, certificates, figures
+from randablate import attack_report, attack_starting_point, certificates, figures
 from randablate.attack import (
     AttackSettings,
     SmoothedMisclassification,
@@ -845,7 +845,7 @@ def test_foolbox2_candidates_in_blocks_are_the_ones_drawn_one_at_a_time(
     """Blocks of candidates from one draw query the same candidates in the same order, return
     the same starting point and leave the generator where one draw per candidate leaves it."""
     if block is not None:  # None: the default, a whole sweep in one block
-        monkeypatch.setattr(attack_module, "NOISE_BLOCK_ELEMENTS", block * channels * 784)
+        monkeypatch.setattr(attack_starting_point, "NOISE_BLOCK_ELEMENTS", block * channels * 784)
     x = smooth_images(1, channels, seed=4)
 
     def criterion(queried: list[torch.Tensor]):

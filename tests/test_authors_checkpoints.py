@@ -9,7 +9,12 @@ from torch import nn
 from torchvision.models import resnet50
 
 from randablate.authors import find_authors_checkpoints
-from randablate.models import load_authors_checkpoint, load_model, save_model
+from randablate.models import (
+    import_authors_checkpoint,
+    load_authors_checkpoint,
+    load_model,
+    save_model,
+)
 from randablate.smoothing import load_smoothed
 
 # The five files of checkpoints/ in alevine0/randomizedAblation.
@@ -236,3 +241,30 @@ def test_a_corrupt_or_foreign_file_is_refused_naming_the_file(cifar_file, tmp_pa
     renamed.write_bytes(data)
     with pytest.raises(ValueError, match=r"not an authors' checkpoint name; expected e\.g\."):
         load_authors_checkpoint(renamed, "cifar10", "multichannel", 75)
+
+
+def test_the_import_job_saves_the_model_with_its_source(tmp_path):
+    torch.manual_seed(2)
+    net = save_as_authors(authors_mnist_cnn(2), tmp_path / MNIST_NAME, torch.rand(8, 2, 28, 28))
+    out = tmp_path / "models" / "model.pt"
+    import_authors_checkpoint(
+        tmp_path / MNIST_NAME,
+        out,
+        dataset="mnist",
+        encoding="multichannel",
+        k=45,
+        arch="cnn",
+        repo=tmp_path,
+    )
+    model, meta = load_model(out)
+    _, loaded = load_authors_checkpoint(tmp_path / MNIST_NAME, "mnist", "multichannel", 45)
+    assert {key: value for key, value in meta.items() if key != "provenance"} == loaded
+    assert meta["provenance"] == {
+        "git_commit": "unknown (not a git checkout)",
+        "packages": meta["provenance"]["packages"],
+        "source": f"the authors' released checkpoint {tmp_path / MNIST_NAME}",
+    }
+    assert meta["provenance"]["packages"]["torch"] == torch.__version__.split("+")[0]
+    x = torch.rand(3, 2, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model(x), net(x))

@@ -1,4 +1,4 @@
-"""The Pointwise attack (Schott et al. 2019, Foolbox 3.3.4) on the smoothed classifier.
+"""The Pointwise attack (Schott et al. 2019, Foolbox 3.3.4) on the smoothed classifier: the driver.
 
 As in the paper (Table 2): every query asks whether the smoothed classifier, classifying the image
 afresh with `n_query` random ablations, still returns the label; an input is adversarial when the
@@ -12,13 +12,16 @@ Every reported magnitude holds up: the best start's image is queried once more w
 only fooled the queries along its path) and counts as unbroken (magnitude infinity); its L0 on
 the query path is kept apart as `query_l0`.
 
+The attack's parts, one module each: the early decision of a query (`attack_decision`), Foolbox's
+view of the smoothed classifier (`attack_oracle`), Foolbox 2's starting point
+(`attack_starting_point`) and what a shard stores (`attack_records`); this module runs them,
+start by start and image by image, resumably, and holds the pipeline's attack job.
+
 Starting points (`init`): "foolbox2" is what the authors ran (Foolbox 2's PointwiseAttack, which
-starts from Foolbox 2's SaltAndPepperNoiseAttack at its defaults: `init_repetitions` sweeps over
-`init_epsilons` noise levels, a candidate queried only when it changes fewer pixels than the best
-so far, the start with the fewest changed pixels kept); "foolbox3" is Foolbox 3.3.4's
-SaltAndPepperNoiseAttack (`init_steps` steps, least L2 noise kept). Foolbox 3's PointwiseAttack
-re-queries its starting point; where that fresh query disagrees, a new starting point is drawn, up
-to `init_tries` times (Foolbox 2 did not re-query it).
+starts from Foolbox 2's SaltAndPepperNoiseAttack at its defaults, `foolbox2_salt_and_pepper`);
+"foolbox3" is Foolbox 3.3.4's SaltAndPepperNoiseAttack (`init_steps` steps, least L2 noise kept).
+Foolbox 3's PointwiseAttack re-queries its starting point; where that fresh query disagrees, a new
+starting point is drawn, up to `init_tries` times (Foolbox 2 did not re-query it).
 
 Foolbox's second phase (`l2_binary_search`, which Foolbox 2 always ran) loops again over every
 pixel that is still changed, in a fresh random order: it first resets the pixel to its original
@@ -26,15 +29,6 @@ value and keeps the reset if the image stays adversarial (this lowers L0), else 
 the pixel's value between the adversarial and the original one (10 queries); it repeats the loop
 until one makes no change. Against a randomized classifier the loop can go on; `max_queries` caps
 a start's queries as a safety net, and whether it bound is recorded per image.
-
-Early decision (`decision: sequential`, see `sequential_decision`): a query draws its samples in
-growing batches and stops once its answer agrees with the full `n_query`-sample test except with
-probability at most `delta`; otherwise it draws the rest, and its answer is the full test's.
-
-For k = d (no pixel ablated) every ablation is the whole image, so all n votes are the base
-classifier's single vote: `SmoothedOracle` evaluates the image once and reports n votes for that
-class, which is identical to counting n ablations and 1/n of the cost. Attacking that "smoothed"
-classifier is attacking the plain CNN.
 
 Randomness: each (image, start) has its own seed from `derive_seed(seed, "attack", index, start)`.
 It seeds torch's global RNG (Foolbox 3's salt-and-pepper noise), numpy's global RNG (Foolbox's
@@ -45,20 +39,33 @@ restored afterwards.
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from . import certificates
+from .attack_decision import (
+    is_adversarial_counts,
+    max_adversarial_margin,
+    sequential_decision,
+    sequential_schedule,
+)
+from .attack_oracle import SmoothedMisclassification, SmoothedOracle
+from .attack_records import (
+    PER_IMAGE,
+    ImageResult,
+    StartResult,
+    resumed_starts,
+    shard_header,
+    stack_rows,
+    start_progress,
+)
+from .attack_starting_point import foolbox2_salt_and_pepper, l0_pixels
 from .attack_statuses import BROKEN, CLEAN, QUERY_FOOLED, UNBROKEN
 from .files import ResumableNpz
 from .seeding import derive_seed
@@ -69,16 +76,30 @@ from .streams import Stream
 # unless told to stay quiet; the attack never uses git.
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-import eagerpy as ep
 from foolbox.attacks import PointwiseAttack, SaltAndPepperNoiseAttack
-from foolbox.criteria import Criterion
-from foolbox.models import Model
-from foolbox.types import Bounds
+
+# What the library and its tests import from here, the attack's parts' names among them.
+__all__ = [
+    "DECISIONS",
+    "INITS",
+    "AttackSettings",
+    "ImageResult",
+    "SmoothedMisclassification",
+    "SmoothedOracle",
+    "StartResult",
+    "attack_image",
+    "attack_images",
+    "attack_start",
+    "foolbox2_salt_and_pepper",
+    "is_adversarial_counts",
+    "l0_pixels",
+    "max_adversarial_margin",
+    "sequential_decision",
+    "sequential_schedule",
+]
 
 INITS = ("foolbox2", "foolbox3")
 DECISIONS = ("sequential", "full")
-FIRST_BATCH = 64  # samples of a sequential query's first batch; each later batch doubles the total
-NOISE_BLOCK_ELEMENTS = 2**20  # values of the Foolbox 2 starting-point candidates made at once
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,271 +143,6 @@ class AttackSettings:
             raise ValueError(f"delta must lie in (0, 1), got {self.delta}")
 
 
-def is_adversarial_counts(counts: np.ndarray, labels: np.ndarray, alpha: float) -> np.ndarray:
-    """Per row: True where the prediction from `counts` is not the label (wrong or abstained).
-
-    A row without votes (a query refused once the query budget is spent) is not adversarial.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    prediction = certificates.predict_from_counts(counts, alpha)
-    return (prediction != np.asarray(labels)) & (counts.sum(axis=1) > 0)
-
-
-def l0_pixels(x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
-    """Number of pixels (positions, any channel) where x_adv differs from x; shape (N,)."""
-    if x.shape != x_adv.shape or x.ndim != 4:
-        raise ValueError(
-            f"need two (N, C, H, W) tensors of one shape, got {x.shape}, {x_adv.shape}"
-        )
-    return (x != x_adv).any(dim=1).flatten(1).sum(dim=1)
-
-
-# --- The early decision -------------------------------------------------------------------------
-
-
-def sequential_schedule(n: int, first: int = FIRST_BATCH) -> list[int]:
-    """Sample totals at which a sequential query may stop early: first, 2 first, ... below n."""
-    out, m = [], first
-    while m < n:
-        out.append(m)
-        m *= 2
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def max_adversarial_margin(n: int, alpha: float) -> int:
-    """Largest lead a − b (a + b <= n) that `predict_from_counts` leaves unseparated at alpha."""
-    t = np.arange(1, n + 1)
-    # For a > t/2 the p-value 2 P(Bin(t, 1/2) >= a) falls with a: the largest unseparated a is
-    # near the (1 - alpha/2) quantile; check a few neighbours exactly with the test itself.
-    guess = stats.binom.ppf(1.0 - alpha / 2.0, t, 0.5).astype(np.int64)
-    best = t // 2  # a = b (or a = b + 1 when t is odd, checked below): never separated
-    for shift in range(-3, 4):
-        a = np.clip(guess + shift, 0, t)
-        unseparated = certificates.two_sided_binomial_pvalue(a, t - a) > alpha
-        best = np.where(unseparated & (a > best), a, best)
-    return int(np.max(2 * best - t))
-
-
-def sequential_decision(
-    draw: Callable[[int], np.ndarray],
-    label: int,
-    n: int,
-    alpha: float,
-    delta: float,
-    num_classes: int,
-    first: int = FIRST_BATCH,
-) -> tuple[bool, np.ndarray, bool]:
-    """Decide "is the smoothed prediction from n votes not `label`?" from as few votes as needed.
-
-    `draw(m)` returns the vote counts (num_classes,) of m fresh samples. Returns (adversarial,
-    counts drawn, whether the answer came early). Samples are drawn up to the totals of
-    `sequential_schedule(n)`; at each the answer is given early when one of these holds:
-
-    - not adversarial: for every rival class j, a_m − b_jm >= m M / n + τ_m(δ_i);
-    - adversarial: for some rival j, a_m − b_jm <= −τ_m(δ_i / (C − 1));
-
-    where a_m and b_jm are the label's and j's votes among the first m, M =
-    `max_adversarial_margin(n, alpha)`, τ_m(ε) = sqrt(2 m (1 − (m − 1)/n) ln(1/ε)), C classes and
-    δ_i = δ / (number of early totals). Otherwise all n votes are drawn and the full test decides
-    (`is_adversarial_counts`, exactly the paper's query).
-
-    Why it agrees with the full test on the same n votes except with probability <= δ, for any
-    vote probabilities: given the full counts c_n, the first m votes are a uniform draw without
-    replacement from them (the votes are exchangeable). If the full test says adversarial, then
-    some rival j has (a_n, b_jn) unseparated, so a_n − b_jn <= M; each vote adds +1, −1 or 0 to
-    a − b_j, and Serfling's inequality for sampling without replacement (values in a range of 2)
-    gives P(a_m − b_jm − m (a_n − b_jn)/n >= τ_m(ε)) <= ε, so an early "not adversarial" happens
-    with probability <= δ_i. If the full test says not adversarial, a_n − b_jn >= 1 for every j,
-    and by the same inequality and a union over the C − 1 rivals an early "adversarial" happens
-    with probability <= δ_i. Summing over the early totals gives <= δ per query, whatever c_n is.
-
-    Over an attack of Q queries the union bound gives P(any query differs from the full test)
-    <= Q δ, and Q δ also bounds the expected number of differing queries. At the paper's settings
-    an image takes Q of the order of 10^4 queries (10 starts of up to 1,000 starting-point
-    queries, then both phases), so δ = 1e-4 allows about one differing query per image in
-    expectation (of some 10^4), not a guarantee that none differs; δ = 1e-6 would bound the
-    chance of any difference per image by about 0.01, at about 40% more samples where the answer
-    is close. Either way every reported adversarial image is re-checked by a fresh full query.
-    """
-    checkpoints = sequential_schedule(n, first)
-    counts = np.zeros(num_classes, dtype=np.int64)
-    drawn = 0
-    if checkpoints:
-        margin = max_adversarial_margin(n, alpha)
-        delta_i = delta / len(checkpoints)
-        rivals = np.arange(num_classes) != label
-        for m in checkpoints:
-            counts += np.asarray(draw(m - drawn), dtype=np.int64)
-            drawn = m
-            lead = counts[label] - counts[rivals]
-            spread = 2.0 * m * (1.0 - (m - 1) / n)
-            if np.all(lead >= m * margin / n + math.sqrt(spread * math.log(1.0 / delta_i))):
-                return False, counts, True
-            if np.any(lead <= -math.sqrt(spread * math.log((num_classes - 1) / delta_i))):
-                return True, counts, True
-    counts += np.asarray(draw(n - drawn), dtype=np.int64)
-    return bool(is_adversarial_counts(counts[None], np.array([label]), alpha)[0]), counts, False
-
-
-# --- Foolbox's view of the smoothed classifier --------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def _unanimous_adversarial(vote: int, label: int, n: int, num_classes: int, alpha: float) -> bool:
-    """`is_adversarial_counts` of n votes all for `vote`, kept: a k = d query answers by it."""
-    counts = np.zeros((1, num_classes), dtype=np.int64)
-    counts[0, vote] = n
-    return bool(is_adversarial_counts(counts, [label], alpha)[0])
-
-
-class SmoothedOracle(Model):
-    """Foolbox model of the smoothed classifier: each call answers "adversarial?" afresh.
-
-    A call returns, per image, the vote counts it drew and, in an extra last column, 1.0 where the
-    image is adversarial for `label` (misclassified or abstained on at `alpha`) and 0.0 where not.
-    With `delta` the answer is decided early (`sequential_decision`), else from all n votes.
-    """
-
-    data_format = "channels_first"
-
-    def __init__(
-        self,
-        smoothed: Smoothed,
-        n: int,
-        stream: Stream | int | None = None,
-        max_queries: int | None = None,
-        label: int | None = None,
-        alpha: float = 0.05,
-        delta: float | None = None,
-    ) -> None:
-        self.smoothed = smoothed
-        self.n = int(n)
-        # Every query reads samples of this one stream that no earlier query read.
-        self.stream = stream if isinstance(stream, Stream) else Stream(stream)
-        self.max_queries = max_queries
-        self.label = label
-        self.alpha = float(alpha)
-        self.delta = delta
-        self.queries = 0
-        self.refused = 0
-        self.samples = 0
-        self.early = 0
-
-    @property
-    def bounds(self) -> Bounds:
-        """Pixel values lie in [0, 1]."""
-        return Bounds(0.0, 1.0)
-
-    def _deterministic(self, x: torch.Tensor) -> bool:
-        """Whether every ablation keeps every pixel (k = d): one vote stands for all n."""
-        return self.smoothed.k == x.shape[-2] * x.shape[-1]
-
-    def _unanimous(self, classes: np.ndarray) -> np.ndarray:
-        """Counts (N, classes) of n votes per image, all for its class in `classes` (N,)."""
-        counts = np.zeros((len(classes), self.smoothed.num_classes), dtype=np.int64)
-        counts[np.arange(len(classes)), classes] = self.n
-        return counts
-
-    def vote_counts(self, x: torch.Tensor) -> np.ndarray:
-        """Count n fresh votes per image of x (N, C, H, W); k = d counts the one vote n times."""
-        if self._deterministic(x):
-            return self._unanimous(self.smoothed.classify_whole(x).numpy())
-        return self.smoothed.counts(x, self.n, self.stream.take(len(x), self.n)).numpy()
-
-    def decide(self, x: torch.Tensor) -> tuple[bool, np.ndarray]:
-        """Answer one image (1, C, H, W): (adversarial, the votes drawn); counts samples."""
-        if self.label is None:
-            raise ValueError("SmoothedOracle needs the label to answer queries")
-        if self._deterministic(x):
-            vote = int(self.smoothed.classify_whole(x)[0])
-            self.samples += 1
-            counts = self._unanimous(np.array([vote]))[0]
-            args = (vote, self.label, self.n, self.smoothed.num_classes, self.alpha)
-            return _unanimous_adversarial(*args), counts
-        if self.delta is None:
-            counts = self.vote_counts(x)[0]
-            self.samples += self.n
-            return bool(is_adversarial_counts(counts[None], [self.label], self.alpha)[0]), counts
-
-        def draw(m: int) -> np.ndarray:
-            self.samples += m
-            return self.smoothed.counts(x, m, self.stream.take(1, m)).numpy()[0]
-
-        adversarial, counts, early = sequential_decision(
-            draw, self.label, self.n, self.alpha, self.delta, self.smoothed.num_classes
-        )
-        self.early += int(early)
-        return adversarial, counts
-
-    def __call__(self, inputs: Any) -> Any:
-        """Return (N, classes + 1): votes drawn and the adversarial flag; none once over budget."""
-        x, restore_type = ep.astensor_(inputs)
-        raw = x.raw.detach()
-        batch = raw.shape[0]
-        out = np.zeros((batch, self.smoothed.num_classes + 1), dtype=np.float32)
-        if self.max_queries is not None and self.queries + batch > self.max_queries:
-            self.refused += batch
-        else:
-            self.queries += batch
-            for row in range(batch):
-                adversarial, counts = self.decide(raw[row : row + 1])
-                out[row, :-1] = counts
-                out[row, -1] = float(adversarial)
-        return restore_type(ep.astensor(torch.from_numpy(out).to(raw.device)))
-
-
-class SmoothedMisclassification(Criterion):
-    """Foolbox criterion: the adversarial flag the `SmoothedOracle` put in its last column."""
-
-    def __repr__(self) -> str:
-        return "SmoothedMisclassification()"
-
-    def __call__(self, perturbed: Any, outputs: Any) -> Any:
-        """Boolean tensor (N,): which perturbed inputs the oracle called adversarial."""
-        outputs_, restore_type = ep.astensor_(outputs)
-        return restore_type(outputs_[:, -1] > 0.5)
-
-
-@dataclass
-class StartResult:
-    """One start of the attack on one image."""
-
-    start: int
-    seed: int
-    found: bool
-    l0: float
-    image: torch.Tensor
-    queries: int
-    budget_spent: bool
-    samples: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class ImageResult:
-    """The attack on one image: the best start's image and what a fresh full query said of it."""
-
-    index: int
-    label: int
-    status: str
-    l0: float
-    query_l0: float
-    best_start: int
-    clean_counts: np.ndarray
-    clean_prediction: int
-    adv_image: torch.Tensor
-    adv_counts: np.ndarray
-    adv_prediction: int
-    start_l0: np.ndarray
-    start_queries: np.ndarray
-    queries: int
-    samples: int
-    budget_bound: bool
-    seconds: float
-    starts: list[StartResult] = field(default_factory=list, repr=False)
-
-
 class _SeededGlobals:
     """Seed torch's CPU and numpy's global RNGs for one start; restore both afterwards."""
 
@@ -402,51 +158,6 @@ class _SeededGlobals:
     def __exit__(self, *exc: object) -> None:
         torch.default_generator.set_state(self.torch_state)
         np.random.set_state(self.numpy_state)
-
-
-def foolbox2_salt_and_pepper(
-    is_adversarial: Callable[[torch.Tensor], bool],
-    x: torch.Tensor,
-    epsilons: int,
-    repetitions: int,
-    rng: np.random.Generator,
-) -> torch.Tensor | None:
-    """Starting point as Foolbox 2's SaltAndPepperNoiseAttack made it; None if none is found.
-
-    `repetitions` sweeps of the noise level p over `epsilons` even steps in (0, max_p]: each
-    candidate sets a share p of the pixels (the same in every channel) to 0 or 1 at random, and
-    is queried only if it changes fewer pixels than the best adversarial so far. The first
-    adversarial candidate of a sweep becomes the best and ends the sweep, and max_p becomes
-    min(1, 1.2 p). Returns the adversarial candidate with the fewest changed pixels.
-    """
-    _, channels, h, w = x.shape
-    # Candidates are made a block at a time from one draw of their uniforms (the same numbers as
-    # one draw per candidate); where a sweep ends inside a block, the generator is rewound to just
-    # after the candidate that ended it, as if the block's rest had never been drawn.
-    block = max(1, NOISE_BLOCK_ELEMENTS // (channels * h * w))
-    best, best_l0, max_p = None, math.inf, 1.0
-    for _ in range(repetitions):
-        levels = np.linspace(0.0, max_p, num=min(epsilons, h * w) + 1)[1:]
-        for first in range(0, len(levels), block):
-            ps = levels[first : first + block]
-            state = rng.bit_generator.state
-            u = torch.from_numpy(rng.uniform(size=(len(ps), 1, h, w)))
-            p = torch.from_numpy(ps).view(-1, 1, 1, 1)
-            candidates = torch.where(u >= 1 - p / 2, 1.0, torch.where(u < p / 2, 0.0, x))
-            candidates = candidates.to(x.dtype)
-            l0s = l0_pixels(x.expand_as(candidates), candidates).tolist()
-            found = None
-            for i, l0 in enumerate(l0s):
-                if l0 < best_l0 and is_adversarial(candidates[i : i + 1]):
-                    found = i
-                    break
-            if found is not None:
-                best, best_l0 = candidates[found : found + 1].clone(), l0s[found]
-                max_p = min(1.0, ps[found] * 1.2)
-                rng.bit_generator.state = state
-                rng.uniform(size=(found + 1, 1, h, w))
-                break
-    return best
 
 
 def attack_start(
@@ -636,37 +347,6 @@ def attack_image(
     )
 
 
-PER_IMAGE = (
-    "index",
-    "label",
-    "status",
-    "l0",
-    "query_l0",
-    "best_start",
-    "clean_counts",
-    "clean_prediction",
-    "clean_image",
-    "adv_image",
-    "adv_counts",
-    "adv_prediction",
-    "start_l0",
-    "start_queries",
-    "queries",
-    "samples",
-    "budget_bound",
-    "seconds",
-)
-
-
-def _header(smoothed: Smoothed, settings: AttackSettings, seed: int, d: int) -> dict:
-    """Scalars that identify a shard's job, stored in its file and checked on resume."""
-    header = {name: np.asarray(value) for name, value in asdict(settings).items()}
-    header["max_queries"] = np.int64(-1 if settings.max_queries is None else settings.max_queries)
-    header.update(k=np.int64(smoothed.k), d=np.int64(d), seed=np.int64(seed))
-    header["precision"] = np.asarray(smoothed.precision)
-    return header
-
-
 def attack_images(
     smoothed: Smoothed,
     images: torch.Tensor,
@@ -696,7 +376,7 @@ def attack_images(
     result = ResumableNpz(
         out_path,
         checkpoint_path,
-        _header(smoothed, settings, seed, d),
+        shard_header(smoothed, settings, seed, d),
         "attack-image",
         checkpoint_header={"all_index": indices},
     )
@@ -705,7 +385,7 @@ def attack_images(
     if partial is not None and all(name in partial for name in PER_IMAGE):
         rows = {name: list(partial[name]) for name in PER_IMAGE}
     first = len(rows["index"])
-    resumed = _resumed_starts(partial, int(indices[first])) if first < len(indices) else []
+    resumed = resumed_starts(partial, int(indices[first])) if first < len(indices) else []
     if first or resumed:
         log.info(
             "resuming from %s: %d of %d images already attacked; %d of %d starts of the next done",
@@ -721,8 +401,8 @@ def attack_images(
         index = int(indices[position])
 
         def save_starts(starts: list[StartResult], index: int = index) -> None:
-            done_rows = _stack(rows) if rows["index"] else {}
-            result.save(done_rows, point="attack-start", **_start_progress(index, starts))
+            done_rows = stack_rows(rows) if rows["index"] else {}
+            result.save(done_rows, point="attack-start", **start_progress(index, starts))
 
         image = attack_image(
             smoothed,
@@ -756,49 +436,5 @@ def attack_images(
             (len(indices) - done) / max(rate, 1e-9),
         )
         if done < len(indices):  # the last image goes straight into the result
-            result.save(_stack(rows))
-    result.finish(_stack(rows))
-
-
-# The finished starts of the image being attacked, as a checkpoint holds them (StartResult's
-# fields; `image` per start (1, C, H, W)).
-START_FIELDS = ("found", "l0", "image", "queries", "budget_spent", "samples", "seconds", "seed")
-
-
-def _start_progress(index: int, starts: Sequence[StartResult]) -> dict[str, np.ndarray]:
-    """Checkpoint arrays of the finished starts of the image `index` (in start order)."""
-    progress = {"current_index": np.int64(index)}
-    for name in START_FIELDS:
-        values = [getattr(start, name) for start in starts]
-        if name == "image":
-            values = [value.numpy() for value in values]
-        progress[f"current_start_{name}"] = np.stack([np.asarray(v) for v in values])
-    return progress
-
-
-def _resumed_starts(partial: dict[str, np.ndarray] | None, index: int) -> list[StartResult]:
-    """The finished starts of image `index` in a checkpoint; none if it holds another image's."""
-    if partial is None or "current_index" not in partial or int(partial["current_index"]) != index:
-        return []
-    arrays = {name: partial[f"current_start_{name}"] for name in START_FIELDS}
-    return [
-        StartResult(
-            start=start,
-            seed=int(arrays["seed"][start]),
-            found=bool(arrays["found"][start]),
-            l0=float(arrays["l0"][start]),
-            image=torch.from_numpy(np.array(arrays["image"][start])),
-            queries=int(arrays["queries"][start]),
-            budget_spent=bool(arrays["budget_spent"][start]),
-            samples=int(arrays["samples"][start]),
-            seconds=float(arrays["seconds"][start]),
-        )
-        for start in range(len(arrays["seed"]))
-    ]
-
-
-def _stack(rows: dict[str, list]) -> dict[str, np.ndarray]:
-    """Per-image lists as arrays, one row per image."""
-    out = {name: np.stack([np.asarray(v) for v in values]) for name, values in rows.items()}
-    out["status"] = out["status"].astype("<U12")
-    return out
+            result.save(stack_rows(rows))
+    result.finish(stack_rows(rows))

@@ -13,6 +13,7 @@ from torchvision.models import resnet
 
 from .authors import AUTHORS_ARCHS, AUTHORS_NULL_MEANS, authors_checkpoint_name
 from .files import atomic_path
+from .provenance import model_provenance
 
 
 def mnist_cnn(in_channels: int = 2, num_classes: int = 10) -> nn.Sequential:
@@ -239,3 +240,20 @@ def load_authors_checkpoint(
         },
     }
     return model, meta
+
+
+def import_authors_checkpoint(
+    checkpoint: str | os.PathLike,
+    model_path: str | os.PathLike,
+    *,
+    dataset: str,
+    encoding: str,
+    k: int,
+    arch: str | None,
+    repo: str | os.PathLike,
+) -> None:
+    """Save one of the authors' released checkpoints as our model file, naming it as the source."""
+    model, meta = load_authors_checkpoint(checkpoint, dataset, encoding, k, arch)
+    source = f"the authors' released checkpoint {checkpoint}"
+    meta["provenance"] = model_provenance(repo, source=source)
+    save_model(model_path, model, meta)

@@ -32,7 +32,7 @@ from .encoding import Encoding, get_encoding
 from .files import atomic_path
 from .models import build_model
 from .names import check_precision
-from .provenance import trained_on
+from .provenance import model_provenance
 from .seeding import derive_seed
 from .training import TrainSettings, train, training_encoding
 
@@ -263,7 +263,7 @@ def train_ensemble_and_save(
         "train_images": len(images),
         "histories": [r["history"] for r in results],
         "train_seconds": time.monotonic() - started,
-        "provenance": trained_on(repo, device),
+        "provenance": model_provenance(repo, device=device),
     }
     save_ensemble(path, [m.cpu() for m in models], meta)
 

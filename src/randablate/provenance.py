@@ -60,14 +60,23 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def trained_on(repo: str | os.PathLike, device: object) -> dict[str, Any]:
-    """The provenance a trained model is saved with: code, packages, hardware and device."""
-    return {
-        "git_commit": git_commit(repo),
-        "packages": package_versions(),
-        "hardware": hardware(),
-        "device": str(device),
-    }
+def model_provenance(
+    repo: str | os.PathLike, *, device: object = None, source: str | None = None
+) -> dict[str, Any]:
+    """The provenance a model is saved with: code and packages, and where the model came from.
+
+    A model trained here names its `device` (with the hardware); one imported names its `source`.
+    """
+    if (device is None) == (source is None):
+        raise ValueError(
+            "a model's provenance names either the device that trained it or its source"
+        )
+    record: dict[str, Any] = {"git_commit": git_commit(repo), "packages": package_versions()}
+    if device is not None:
+        record.update(hardware=hardware(), device=str(device))
+    else:
+        record["source"] = source
+    return record
 
 
 def collect(config: Mapping[str, Any], repo: str | os.PathLike) -> dict[str, Any]:

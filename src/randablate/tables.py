@@ -14,9 +14,11 @@ the paper prints, ours beside it, in the long format the scorecard reads.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +29,7 @@ from randablate import certificates
 # certificate_table lives in randablate.certification (the one route to a certificate, shared with
 # Smoothed.certify), STAGES in randablate.names; both are re-exported here for the table scripts.
 from randablate.certification import STAGES, certificate_table, prediction_stage  # noqa: F401
+from randablate.files import atomic_path
 from randablate.scorecard import CELL_COLUMNS
 
 MEDIAN = "median_certified_robustness_pixels"  # the median certified robustness, in pixels
@@ -183,10 +186,51 @@ def _with_paper(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str]) ->
     return table[order + [c for c in table.columns if c not in order]]
 
 
+# One model's base accuracy (Tables 4, 5), as `write_base_accuracy` writes it and
+# `base_accuracy_table` reads it: the final epoch's train accuracy (None for the authors' released
+# models), that epoch and its training images, the ablated test accuracy, the test images and the
+# ablations drawn per image.
+BASE_ACCURACY_KEYS = (
+    "k",
+    "train_accuracy",
+    "train_epoch",
+    "train_images",
+    "test_accuracy",
+    "images",
+    "samples",
+)
+
+
+def write_base_accuracy(path: str | os.PathLike, record: Mapping[str, object]) -> None:
+    """Write one model's base accuracy record (`BASE_ACCURACY_KEYS`, in that order) as JSON."""
+    if set(record) != set(BASE_ACCURACY_KEYS):
+        raise ValueError(
+            f"a base accuracy record has the keys {', '.join(BASE_ACCURACY_KEYS)}, "
+            f"not {', '.join(record)}"
+        )
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({key: record[key] for key in BASE_ACCURACY_KEYS}, indent=1))
+
+
+def read_base_accuracy(path: str | os.PathLike) -> dict[str, object]:
+    """Read one model's base accuracy record, as `write_base_accuracy` wrote it."""
+    record = json.loads(Path(path).read_text())
+    missing = [key for key in BASE_ACCURACY_KEYS if key not in record]
+    if missing:
+        raise ValueError(
+            f"{path}: a base accuracy record lacks {', '.join(missing)}; expected the keys "
+            f"{', '.join(BASE_ACCURACY_KEYS)}"
+        )
+    return record
+
+
 def base_accuracy_table(
     results: Sequence[Mapping[str, object]], paper: pd.DataFrame, scale: str
 ) -> pd.DataFrame:
-    """Return Table 4 or 5: train accuracy (final epoch) and test accuracy on ablated images."""
+    """Return Table 4 or 5: train accuracy (final epoch) and test accuracy on ablated images.
+
+    `results` holds one record per model, as `read_base_accuracy` returns them.
+    """
     rows = [
         {
             "k": int(r["k"]),

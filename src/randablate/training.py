@@ -33,7 +33,7 @@ from .failpoints import failpoint
 from .files import atomic_path
 from .models import build_model, save_model
 from .names import check_precision
-from .provenance import trained_on
+from .provenance import model_provenance
 from .seeding import derive_seed, generator
 from .training_draws import (
     EpochKeepSets,
@@ -790,7 +790,7 @@ def _model_meta(
         "training": dict(settings),
         "train_images": training.count,
         "history": history,
-        "provenance": trained_on(repo, device),
+        "provenance": model_provenance(repo, device=device),
     }
 
 
