@@ -6,6 +6,13 @@ TABLE2 = TABLES[2]
 ATTACK_SOUNDNESS = paths(layout.ATTACK_SOUNDNESS)
 
 
+def attack_certificates(wildcards):
+    """The attacked model's certificates (each image's radius); none when k = d."""
+    if int(wildcards.k) >= DATASETS["mnist"].d:
+        return []
+    return CERTIFICATES.output.format(**wildcards, sampling="standard")
+
+
 rule attack_shard:
     input:
         mnist_files("test"),
