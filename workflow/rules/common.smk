@@ -88,7 +88,9 @@ def reported(path, caption, category, subcategory=None, scale=True, **labels):
     """An output in the report: caption workflow/report/<caption>.rst, labels (and the scale)."""
     labels |= {"scale": config["scale"]} if scale else {}
     caption = f"../report/{caption}.rst"
-    return report(path, caption, category=category, subcategory=subcategory, labels=labels)
+    return report(
+        path, caption, category=category, subcategory=subcategory, labels=labels
+    )
 
 
 def gpu_resources(job):

@@ -7,15 +7,12 @@ rule certificates_compared:
     input:
         votes=lambda wildcards: table_files(VOTES.output, wildcards.dataset),
     output:
-        table=report(
+        table=reported(
             COMPARED.output,
-            caption="../report/certificates_compared.rst",
-            category="Certificates compared",
+            "certificates_compared",
+            "Certificates compared",
             subcategory="{dataset}",
-            labels={
-                "table": "certified accuracy under four certificates, {dataset}",
-                "scale": config["scale"],
-            },
+            table="certified accuracy under four certificates, {dataset}",
         ),
     log:
         COMPARED.log,
@@ -36,15 +33,12 @@ rule figure_certificates_compared:
     input:
         table=COMPARED.output,
     output:
-        figure=report(
+        figure=reported(
             FIGURE_COMPARED.output,
-            caption="../report/certificates_compared.rst",
-            category="Certificates compared",
+            "certificates_compared",
+            "Certificates compared",
             subcategory="{dataset}",
-            labels={
-                "figure": "certified accuracy under four certificates, {dataset}",
-                "scale": config["scale"],
-            },
+            figure="certified accuracy under four certificates, {dataset}",
         ),
     log:
         FIGURE_COMPARED.log,

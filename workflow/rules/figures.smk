@@ -8,15 +8,12 @@ rule figure_certified_accuracy:
         ),
         paper=lambda wildcards: PAPER_CERTIFICATES[wildcards.dataset],
     output:
-        figure=report(
+        figure=reported(
             CERTIFIED_ACCURACY.output,
-            caption="../report/certified_accuracy.rst",
-            category="Certified accuracy",
+            "certified_accuracy",
+            "Certified accuracy",
             subcategory="{dataset}",
-            labels={
-                "figure": "certified accuracy against radius, {dataset}",
-                "scale": config["scale"],
-            },
+            figure="certified accuracy against radius, {dataset}",
         ),
     log:
         CERTIFIED_ACCURACY.log,
@@ -44,11 +41,11 @@ rule figure1:
             CERTIFICATES.output, "mnist", config["figures"]["figure1_k"]
         ),
     output:
-        figure=report(
+        figure=reported(
             FIGURES[1].output,
-            caption="../report/figure1.rst",
-            category="Explanatory figures and numbers",
-            labels={"figure": "Figure 1: ablated samples", "scale": config["scale"]},
+            "figure1",
+            "Explanatory figures and numbers",
+            figure="Figure 1: ablated samples",
         ),
     log:
         FIGURES[1].log,

@@ -87,11 +87,11 @@ rule table7:
         ],
         paper=PAPER_TABLES[7],
     output:
-        table=report(
+        table=reported(
             TABLES[7].output,
-            caption="../report/table7.rst",
-            category="Table 7: comparison with Lee et al.",
-            labels={"table": "Table 7", "scale": config["scale"]},
+            "table7",
+            "Table 7: comparison with Lee et al.",
+            table="Table 7",
         ),
         cells=TABLES[7].file(".cells.csv"),
     log:
@@ -118,11 +118,8 @@ rule table8:
         ],
         paper=PAPER_TABLES[8],
     output:
-        table=report(
-            TABLES[8].output,
-            caption="../report/table8.rst",
-            category="Table 8: NULL encodings",
-            labels={"table": "Table 8", "scale": config["scale"]},
+        table=reported(
+            TABLES[8].output, "table8", "Table 8: NULL encodings", table="Table 8"
         ),
         cells=TABLES[8].file(".cells.csv"),
     log:
@@ -148,11 +145,11 @@ rule discussion_imagenet:
         certificates=table_files(CERTIFICATES.output, "imagenet"),
         paper=PAPER_DISCUSSION,
     output:
-        table=report(
+        table=reported(
             DISCUSSION_IMAGENET.output,
-            caption="../report/discussion_imagenet.rst",
-            category="Table 6: ImageNet certificates",
-            labels={"table": "Discussion: ImageNet medians", "scale": config["scale"]},
+            "discussion_imagenet",
+            "Table 6: ImageNet certificates",
+            table="Discussion: ImageNet medians",
         ),
         cells=DISCUSSION_IMAGENET.file(".cells.csv"),
     log:
@@ -177,11 +174,12 @@ rule reproduction:
             for table in layout.built_tables(config).values()
         ],
     output:
-        table=report(
+        table=reported(
             REPRODUCTION.output,
-            caption="../report/reproduction.rst",
-            category="1. Reproduction scorecard",
-            labels={"table": "every number of the paper beside ours"},
+            "reproduction",
+            "1. Reproduction scorecard",
+            scale=False,
+            table="every number of the paper beside ours",
         ),
     log:
         REPRODUCTION.log,
