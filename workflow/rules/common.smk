@@ -82,6 +82,7 @@ wildcard_constraints:
     number=r"\d",
     shard=r"\d+",
     shards=r"\d+",
+    groups=r"\d+",
 
 
 def reported(path, caption, category, subcategory=None, scale=True, **labels):

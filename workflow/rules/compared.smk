@@ -49,10 +49,7 @@ rule figure_certificates_compared:
     resources:
         mem_mb=2000,
     params:
-        name=lambda wildcards: DATASETS[wildcards.dataset].title,
-        images=lambda wildcards: num_images(config, wildcards.dataset),
-        n=lambda wildcards: section(wildcards.dataset)["n"],
+        **DATASET_FIGURE,
         alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
-        scale=config["scale"],
     script:
         "../scripts/figure_certificates_compared.py"

@@ -45,10 +45,7 @@ rule figure4:
     resources:
         mem_mb=2000,
     params:
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
-        k=config["figures"]["figure4_k"],
-        image=config["figures"]["figure4_image"],
-        seed=config["seed"],
+        **mnist_figure(4),
     script:
         "../scripts/figure4.py"
 

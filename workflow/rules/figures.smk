@@ -1,4 +1,22 @@
 CERTIFIED_ACCURACY = paths(layout.CERTIFIED_ACCURACY, ".png")
+# The params of a figure of {dataset}'s certificate table: its name, images, n and the scale.
+DATASET_FIGURE = dict(
+    name=lambda wildcards: DATASETS[wildcards.dataset].title,
+    images=lambda wildcards: num_images(config, wildcards.dataset),
+    n=lambda wildcards: section(wildcards.dataset)["n"],
+    scale=config["scale"],
+)
+
+
+def mnist_figure(number):
+    """The params of Figure 1 or 4: the MNIST folder, figure<number>_k and _image, the seed."""
+    figures = config["figures"]
+    return dict(
+        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        k=figures[f"figure{number}_k"],
+        image=figures[f"figure{number}_image"],
+        seed=config["seed"],
+    )
 
 
 rule figure_certified_accuracy:
@@ -24,11 +42,8 @@ rule figure_certified_accuracy:
     resources:
         mem_mb=2000,
     params:
-        name=lambda wildcards: DATASETS[wildcards.dataset].title,
+        **DATASET_FIGURE,
         k=lambda wildcards: section(wildcards.dataset)["k"],
-        scale=config["scale"],
-        images=lambda wildcards: num_images(config, wildcards.dataset),
-        n=lambda wildcards: section(wildcards.dataset)["n"],
     script:
         "../scripts/figure_certified_accuracy.py"
 
@@ -56,10 +71,7 @@ rule figure1:
     resources:
         mem_mb=2000,
     params:
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
-        k=config["figures"]["figure1_k"],
-        image=config["figures"]["figure1_image"],
+        **mnist_figure(1),
         samples=config["figures"]["figure1_samples"],
-        seed=config["seed"],
     script:
         "../scripts/figure1.py"

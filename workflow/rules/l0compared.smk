@@ -13,8 +13,6 @@ rule fpa_train:
         FPA_TRAIN.log,
     benchmark:
         FPA_TRAIN.benchmark
-    wildcard_constraints:
-        groups=r"\d+",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
@@ -42,8 +40,6 @@ rule fpa_votes:
         FPA_VOTES.log,
     benchmark:
         FPA_VOTES.benchmark
-    wildcard_constraints:
-        groups=r"\d+",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
