@@ -6,13 +6,6 @@ TABLE2 = TABLES[2]
 ATTACK_SOUNDNESS = paths(layout.ATTACK_SOUNDNESS)
 
 
-def attack_certificates(wildcards):
-    """The attacked model's certificates (each image's radius); none when k = d."""
-    if int(wildcards.k) >= DATASETS["mnist"].d:
-        return []
-    return CERTIFICATES.output.format(**wildcards, sampling="standard")
-
-
 rule attack_shard:
     input:
         mnist_files("test"),
@@ -44,7 +37,12 @@ rule attack_shard:
 rule attack_gather:
     input:
         shards=shard_files(ATTACK_SHARD.output, config["attack"]["shards"]),
-        certificates=attack_certificates,
+        # the attacked model's certificates (each image's radius); none when k = d
+        certificates=lambda wildcards: (
+            CERTIFICATES.output.format(**wildcards, sampling="standard")
+            if int(wildcards.k) < DATASETS["mnist"].d
+            else []
+        ),
     output:
         attack=ATTACK.output,
         table=ATTACK.file(".csv"),

@@ -45,7 +45,7 @@ rule figure4:
     resources:
         mem_mb=2000,
     params:
-        **mnist_figure(4),
+        **MNIST_FIGURE[4],
     script:
         "../scripts/figure4.py"
 

@@ -6,17 +6,16 @@ DATASET_FIGURE = dict(
     n=lambda wildcards: section(wildcards.dataset)["n"],
     scale=config["scale"],
 )
-
-
-def mnist_figure(number):
-    """The params of Figure 1 or 4: the MNIST folder, figure<number>_k and _image, the seed."""
-    figures = config["figures"]
-    return dict(
+# The params of Figures 1 and 4: the MNIST folder, figure<number>_k and _image, the seed.
+MNIST_FIGURE = {
+    number: dict(
         data_dir=lambda wildcards, input: os.path.dirname(input[0]),
-        k=figures[f"figure{number}_k"],
-        image=figures[f"figure{number}_image"],
+        k=config["figures"][f"figure{number}_k"],
+        image=config["figures"][f"figure{number}_image"],
         seed=config["seed"],
     )
+    for number in (1, 4)
+}
 
 
 rule figure_certified_accuracy:
@@ -71,7 +70,7 @@ rule figure1:
     resources:
         mem_mb=2000,
     params:
-        **mnist_figure(1),
+        **MNIST_FIGURE[1],
         samples=config["figures"]["figure1_samples"],
     script:
         "../scripts/figure1.py"
