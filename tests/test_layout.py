@@ -166,6 +166,27 @@ MNIST_TARGETS = [
 ]
 
 
+def test_each_data_set_s_certificate_table_is_its_config_section_and_the_paper_s():
+    assert layout.CERTIFICATE_TABLES == {"mnist": 1, "cifar10": 3, "imagenet": 6}
+    for dataset, number in layout.CERTIFICATE_TABLES.items():
+        assert layout.section(PAPER, dataset) is PAPER[f"table{number}"]
+        assert layout.PAPER_TABLES[number].startswith(f"table{number}_{dataset}_")
+    for number, (arch, name) in layout.BASE_ACCURACY_TABLES.items():
+        assert layout.PAPER_TABLES[number] == f"table{number}_cifar10_{arch}_base.csv"
+        assert name.lower() == arch
+    assert sorted(layout.PAPER_TABLES) == list(range(1, 9))
+    paper_dir = REPO / "resources" / "paper"
+    assert all((paper_dir / name).is_file() for name in layout.PAPER_TABLES.values())
+
+
+def test_figure5_shows_the_attacked_images_after_figure3_s():
+    config = changed(attack={**PAPER["attack"], "figure3_examples": 4, "figure5_examples": 7})
+    assert layout.attack_figure_images(config, 3) == (0, 4)
+    assert layout.attack_figure_images(config, 5) == (4, 7)
+    with pytest.raises(ValueError, match="figures are 3 and 5, got 4"):
+        layout.attack_figure_images(config, 4)
+
+
 def test_default_targets_without_cifar10_or_imagenet_are_mnist_s():
     assert layout.default_targets(PAPER) == MNIST_TARGETS
     quick = changed(results_dir="results/quick/")

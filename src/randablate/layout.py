@@ -30,8 +30,10 @@ __all__ = [
     "ATTACK",
     "ATTACK_SOUNDNESS",
     "BASE_ACCURACY",
+    "BASE_ACCURACY_TABLES",
     "CERTIFICATES",
     "CERTIFICATES_COMPARED",
+    "CERTIFICATE_TABLES",
     "CERTIFIED_ACCURACY",
     "DISCUSSION",
     "DISCUSSION_IMAGENET",
@@ -41,6 +43,7 @@ __all__ = [
     "L0_COMPARED",
     "MODEL",
     "MODELS",
+    "PAPER_TABLES",
     "PROVENANCE",
     "REFERENCE_COPIES",
     "REFERENCE_SUMMARY",
@@ -53,6 +56,7 @@ __all__ = [
     "TABLE",
     "VOTES",
     "JobPaths",
+    "attack_figure_images",
     "attack_settings",
     "attack_shard_range",
     "authors_models",
@@ -119,6 +123,22 @@ DISCUSSION_IMAGENET = "tables/discussion_imagenet"
 REPRODUCTION = "tables/reproduction"
 ATTACK_SOUNDNESS = "tables/attack_soundness"
 PROVENANCE = "provenance"
+
+# The paper's printed tables under names.PAPER_DIR, by number.
+PAPER_TABLES = {
+    1: "table1_mnist_certificates.csv",
+    2: "table2_mnist_pointwise.csv",
+    3: "table3_cifar10_certificates.csv",
+    4: "table4_cifar10_resnet18_base.csv",
+    5: "table5_cifar10_resnet50_base.csv",
+    6: "table6_imagenet_certificates.csv",
+    7: "table7_lee_comparison.csv",
+    8: "table8_null_encoding.csv",
+}
+# Each data set's certificate table (its config section: Tables 1, 3 and 6), and the CIFAR-10 base
+# classifiers' tables (Tables 4 and 5): the architecture and its name in the paper.
+CERTIFICATE_TABLES = {name: int(d.section.removeprefix("table")) for name, d in DATASETS.items()}
+BASE_ACCURACY_TABLES = {4: ("resnet18", "ResNet18"), 5: ("resnet50", "ResNet50")}
 
 
 @dataclass(frozen=True)
@@ -333,6 +353,16 @@ ATTACK_KEYS += ("init_steps", "init_tries", "l2_binary_search", "max_queries", "
 def attack_settings(config: Config) -> dict[str, Any]:
     """The per-image attack settings of the config (see randablate.attack)."""
     return {key: config["attack"][key] for key in ATTACK_KEYS}
+
+
+def attack_figure_images(config: Config, number: int) -> tuple[int, int]:
+    """Figure 3's or 5's (skip, examples): Figure 5 shows the attacked images after Figure 3's."""
+    first = config["attack"]["figure3_examples"]
+    if number == 3:
+        return 0, first
+    if number == 5:
+        return first, config["attack"]["figure5_examples"]
+    raise ValueError(f"the attack's figures are 3 and 5, got {number}")
 
 
 def table8_rows(config: Config) -> list[tuple[str, int, str]]:

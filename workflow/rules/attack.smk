@@ -20,9 +20,9 @@ rule attack_shard:
         "../envs/torch.yaml"
     threads: config["compute"]["attack"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=config["compute"]["attack"]["mem_mb"],
+        **gpu_resources("attack"),
     params:
+        **GPU_LOCK,
         checkpoint=ATTACK_SHARD.file(".partial.npz"),
         data=eval_data_params,
         positions=attack_shard_range,
@@ -30,8 +30,6 @@ rule attack_shard:
         batch_size=config["attack"]["batch_size"],
         precision=config["attack"]["precision"],
         seed=config["seed"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
-        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
     script:
         "../scripts/attack_shard.py"
 
@@ -39,7 +37,12 @@ rule attack_shard:
 rule attack_gather:
     input:
         shards=shard_files(ATTACK_SHARD.output, config["attack"]["shards"]),
-        certificates=attack_certificates,
+        # the attacked model's certificates (each image's radius); none when k = d
+        certificates=lambda wildcards: (
+            CERTIFICATES.output.format(**wildcards, sampling="standard")
+            if int(wildcards.k) < DATASETS["mnist"].d
+            else []
+        ),
     output:
         attack=ATTACK.output,
         table=ATTACK.file(".csv"),
@@ -61,11 +64,11 @@ rule table2:
         baseline=attack_file(ATTACK.file(".csv"), config["attack"]["baseline_k"]),
         paper=PAPER_TABLES[2],
     output:
-        table=report(
+        table=reported(
             TABLE2.output,
-            caption="../report/table2.rst",
-            category="Table 2: Pointwise attack on MNIST",
-            labels={"table": "Table 2", "scale": config["scale"]},
+            "table2",
+            "Table 2: Pointwise attack on MNIST",
+            table="Table 2",
         ),
         cells=TABLE2.file(".cells.csv"),
     log:
@@ -89,11 +92,11 @@ rule attack_soundness:
     input:
         smoothed=attack_file(ATTACK.file(".csv"), config["attack"]["k"]),
     output:
-        table=report(
+        table=reported(
             ATTACK_SOUNDNESS.output,
-            caption="../report/attack_soundness.rst",
-            category="Table 2: Pointwise attack on MNIST",
-            labels={"table": "attack vs certificate", "scale": config["scale"]},
+            "attack_soundness",
+            "Table 2: Pointwise attack on MNIST",
+            table="attack vs certificate",
         ),
     log:
         ATTACK_SOUNDNESS.log,
@@ -109,59 +112,36 @@ rule attack_soundness:
         "../scripts/attack_soundness.py"
 
 
-rule figure3:
-    input:
-        attack=attack_file(ATTACK.output, config["attack"]["k"]),
-    output:
-        figure=report(
-            FIGURES[3].output,
-            caption="../report/figure3.rst",
-            category="Table 2: Pointwise attack on MNIST",
-            labels={"figure": "Figure 3", "scale": config["scale"]},
-        ),
-    log:
-        FIGURES[3].log,
-    benchmark:
-        FIGURES[3].benchmark
-    conda:
-        "../envs/analysis.yaml"
-    resources:
-        mem_mb=2000,
-    params:
-        skip=0,
-        examples=config["attack"]["figure3_examples"],
-        figure="Figure 3",
-        k=config["attack"]["k"],
-        n_query=config["attack"]["n_query"],
-        scale=config["scale"],
-    script:
-        "../scripts/attack_figure.py"
+# Figures 3 and 5, one rule each (figure<number>): attacked images, Figure 5's after Figure 3's.
+for number in (3, 5):
+    skip, examples = layout.attack_figure_images(config, number)
 
-
-rule figure5:
-    input:
-        attack=attack_file(ATTACK.output, config["attack"]["k"]),
-    output:
-        figure=report(
-            FIGURES[5].output,
-            caption="../report/figure5.rst",
-            category="Table 2: Pointwise attack on MNIST",
-            labels={"figure": "Figure 5", "scale": config["scale"]},
-        ),
-    log:
-        FIGURES[5].log,
-    benchmark:
-        FIGURES[5].benchmark
-    conda:
-        "../envs/analysis.yaml"
-    resources:
-        mem_mb=2000,
-    params:
-        skip=config["attack"]["figure3_examples"],
-        examples=config["attack"]["figure5_examples"],
-        figure="Figure 5",
-        k=config["attack"]["k"],
-        n_query=config["attack"]["n_query"],
-        scale=config["scale"],
-    script:
-        "../scripts/attack_figure.py"
+    rule:
+        name:
+            f"figure{number}"
+        input:
+            attack=attack_file(ATTACK.output, config["attack"]["k"]),
+        output:
+            figure=reported(
+                FIGURES[number].output,
+                f"figure{number}",
+                "Table 2: Pointwise attack on MNIST",
+                figure=f"Figure {number}",
+            ),
+        log:
+            FIGURES[number].log,
+        benchmark:
+            FIGURES[number].benchmark
+        conda:
+            "../envs/analysis.yaml"
+        resources:
+            mem_mb=2000,
+        params:
+            skip=skip,
+            examples=examples,
+            figure=f"Figure {number}",
+            k=config["attack"]["k"],
+            n_query=config["attack"]["n_query"],
+            scale=config["scale"],
+        script:
+            "../scripts/attack_figure.py"

@@ -64,19 +64,9 @@ L0_COMPARED = paths(f"tables/{layout.L0_COMPARED}")
 
 # The paper's printed tables and constants (read, never typed into code).
 PAPER = REPO / PAPER_DIR
-PAPER_TABLES = {
-    1: PAPER / "table1_mnist_certificates.csv",
-    2: PAPER / "table2_mnist_pointwise.csv",
-    3: PAPER / "table3_cifar10_certificates.csv",
-    4: PAPER / "table4_cifar10_resnet18_base.csv",
-    5: PAPER / "table5_cifar10_resnet50_base.csv",
-    6: PAPER / "table6_imagenet_certificates.csv",
-    7: PAPER / "table7_lee_comparison.csv",
-    8: PAPER / "table8_null_encoding.csv",
-}
+PAPER_TABLES = {n: PAPER / name for n, name in layout.PAPER_TABLES.items()}
 # The paper's certificate table of each data set (Tables 1, 3, 6).
-PAPER_CERTIFICATES = {"mnist": PAPER_TABLES[1], "cifar10": PAPER_TABLES[3]}
-PAPER_CERTIFICATES["imagenet"] = PAPER_TABLES[6]
+PAPER_CERTIFICATES = {d: PAPER_TABLES[n] for d, n in layout.CERTIFICATE_TABLES.items()}
 PAPER_DISCUSSION = PAPER / "discussion_constants.csv"
 # The authors' 400 ImageNet validation images (imagenet_indices.pth of their repository).
 PAPER_IMAGENET_INDICES = PAPER / "imagenet_val_indices.csv"
@@ -92,6 +82,26 @@ wildcard_constraints:
     number=r"\d",
     shard=r"\d+",
     shards=r"\d+",
+    groups=r"\d+",
+
+
+def reported(path, caption, category, subcategory=None, scale=True, **labels):
+    """An output in the report: caption workflow/report/<caption>.rst, labels (and the scale)."""
+    labels |= {"scale": config["scale"]} if scale else {}
+    caption = f"../report/{caption}.rst"
+    return report(
+        path, caption, category=category, subcategory=subcategory, labels=labels
+    )
+
+
+def gpu_resources(job):
+    """A GPU job's resources: one GPU and compute.<job>'s memory (its threads: compute.<job>)."""
+    return {"gpu": 1, "mem_mb": config["compute"][job]["mem_mb"]}
+
+
+# The params of a job that takes a GPU lock (randablate.device).
+GPU_LOCK = dict(lock_dir=config["compute"]["gpu_lock_dir"])
+GPU_LOCK["jobs_per_gpu"] = config["compute"]["jobs_per_gpu"]
 
 
 def by_wildcards(function, *names):
@@ -165,22 +175,13 @@ def attack_file(pattern, k):
     return model_files(pattern, "mnist", int(k))[0]
 
 
-def attack_certificates(wildcards):
-    """The attacked model's certificates (each image's radius); none when k = d."""
-    if int(wildcards.k) >= DATASETS["mnist"].d:
-        return []
-    return CERTIFICATES.output.format(**wildcards, sampling="standard")
-
-
 def table2_smoothed_inputs(wildcards, certificates=True):
     """The smoothed classifier's attack (and Table 1's certificates), if attack.smoothed is on."""
     if not config["attack"]["smoothed"]:
         return {}
     k = config["attack"]["k"]
     inputs = {"smoothed": attack_file(ATTACK.file(".csv"), k)}
-    if (
-        certificates
-    ):  # Table 1's certificates of the attacked model: its accuracy cell is Table 1's
+    if certificates:  # the attacked model's accuracy cell is Table 1's
         inputs["certificates"] = attack_file(CERTIFICATES.output, k)
     return inputs
 

@@ -7,15 +7,12 @@ rule certificates_compared:
     input:
         votes=lambda wildcards: table_files(VOTES.output, wildcards.dataset),
     output:
-        table=report(
+        table=reported(
             COMPARED.output,
-            caption="../report/certificates_compared.rst",
-            category="Certificates compared",
+            "certificates_compared",
+            "Certificates compared",
             subcategory="{dataset}",
-            labels={
-                "table": "certified accuracy under four certificates, {dataset}",
-                "scale": config["scale"],
-            },
+            table="certified accuracy under four certificates, {dataset}",
         ),
     log:
         COMPARED.log,
@@ -36,15 +33,12 @@ rule figure_certificates_compared:
     input:
         table=COMPARED.output,
     output:
-        figure=report(
+        figure=reported(
             FIGURE_COMPARED.output,
-            caption="../report/certificates_compared.rst",
-            category="Certificates compared",
+            "certificates_compared",
+            "Certificates compared",
             subcategory="{dataset}",
-            labels={
-                "figure": "certified accuracy under four certificates, {dataset}",
-                "scale": config["scale"],
-            },
+            figure="certified accuracy under four certificates, {dataset}",
         ),
     log:
         FIGURE_COMPARED.log,
@@ -55,10 +49,7 @@ rule figure_certificates_compared:
     resources:
         mem_mb=2000,
     params:
-        name=lambda wildcards: DATASETS[wildcards.dataset].title,
-        images=lambda wildcards: num_images(config, wildcards.dataset),
-        n=lambda wildcards: section(wildcards.dataset)["n"],
+        **DATASET_FIGURE,
         alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
-        scale=config["scale"],
     script:
         "../scripts/figure_certificates_compared.py"

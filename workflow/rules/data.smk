@@ -47,11 +47,12 @@ rule imagenet_subset:
             else []
         ),
     output:
-        subset=report(
+        subset=reported(
             IMAGENET_SUBSET.output,
-            caption="../report/imagenet_subset.rst",
-            category="Table 6: ImageNet certificates",
-            labels={"table": "the certified validation images"},
+            "imagenet_subset",
+            "Table 6: ImageNet certificates",
+            scale=False,
+            table="the certified validation images",
         ),
     log:
         IMAGENET_SUBSET.log,

@@ -4,11 +4,12 @@ DISCUSSION = paths(layout.DISCUSSION)
 
 rule figure2:
     output:
-        figure=report(
+        figure=reported(
             FIGURES[2].output,
-            caption="../report/figure2.rst",
-            category="Explanatory figures and numbers",
-            labels={"figure": "Figure 2: delta against rho"},
+            "figure2",
+            "Explanatory figures and numbers",
+            scale=False,
+            figure="Figure 2: delta against rho",
         ),
     log:
         FIGURES[2].log,
@@ -28,11 +29,12 @@ rule figure4:
     input:
         mnist_files(),
     output:
-        figure=report(
+        figure=reported(
             FIGURES[4].output,
-            caption="../report/figure4.rst",
-            category="Explanatory figures and numbers",
-            labels={"figure": "Figure 4: encodings of NULL"},
+            "figure4",
+            "Explanatory figures and numbers",
+            scale=False,
+            figure="Figure 4: encodings of NULL",
         ),
     log:
         FIGURES[4].log,
@@ -43,10 +45,7 @@ rule figure4:
     resources:
         mem_mb=2000,
     params:
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
-        k=config["figures"]["figure4_k"],
-        image=config["figures"]["figure4_image"],
-        seed=config["seed"],
+        **MNIST_FIGURE[4],
     script:
         "../scripts/figure4.py"
 
@@ -55,11 +54,12 @@ rule discussion:
     input:
         paper=PAPER_DISCUSSION,
     output:
-        table=report(
+        table=reported(
             DISCUSSION.output,
-            caption="../report/discussion.rst",
-            category="Explanatory figures and numbers",
-            labels={"table": "Discussion: information and one-pixel limits"},
+            "discussion",
+            "Explanatory figures and numbers",
+            scale=False,
+            table="Discussion: information and one-pixel limits",
         ),
         cells=DISCUSSION.file(".cells.csv"),
     log:

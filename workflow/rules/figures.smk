@@ -1,4 +1,21 @@
 CERTIFIED_ACCURACY = paths(layout.CERTIFIED_ACCURACY, ".png")
+# The params of a figure of {dataset}'s certificate table: its name, images, n and the scale.
+DATASET_FIGURE = dict(
+    name=lambda wildcards: DATASETS[wildcards.dataset].title,
+    images=lambda wildcards: num_images(config, wildcards.dataset),
+    n=lambda wildcards: section(wildcards.dataset)["n"],
+    scale=config["scale"],
+)
+# The params of Figures 1 and 4: the MNIST folder, figure<number>_k and _image, the seed.
+MNIST_FIGURE = {
+    number: dict(
+        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        k=config["figures"][f"figure{number}_k"],
+        image=config["figures"][f"figure{number}_image"],
+        seed=config["seed"],
+    )
+    for number in (1, 4)
+}
 
 
 rule figure_certified_accuracy:
@@ -8,15 +25,12 @@ rule figure_certified_accuracy:
         ),
         paper=lambda wildcards: PAPER_CERTIFICATES[wildcards.dataset],
     output:
-        figure=report(
+        figure=reported(
             CERTIFIED_ACCURACY.output,
-            caption="../report/certified_accuracy.rst",
-            category="Certified accuracy",
+            "certified_accuracy",
+            "Certified accuracy",
             subcategory="{dataset}",
-            labels={
-                "figure": "certified accuracy against radius, {dataset}",
-                "scale": config["scale"],
-            },
+            figure="certified accuracy against radius, {dataset}",
         ),
     log:
         CERTIFIED_ACCURACY.log,
@@ -27,11 +41,8 @@ rule figure_certified_accuracy:
     resources:
         mem_mb=2000,
     params:
-        name=lambda wildcards: DATASETS[wildcards.dataset].title,
+        **DATASET_FIGURE,
         k=lambda wildcards: section(wildcards.dataset)["k"],
-        scale=config["scale"],
-        images=lambda wildcards: num_images(config, wildcards.dataset),
-        n=lambda wildcards: section(wildcards.dataset)["n"],
     script:
         "../scripts/figure_certified_accuracy.py"
 
@@ -44,11 +55,11 @@ rule figure1:
             CERTIFICATES.output, "mnist", config["figures"]["figure1_k"]
         ),
     output:
-        figure=report(
+        figure=reported(
             FIGURES[1].output,
-            caption="../report/figure1.rst",
-            category="Explanatory figures and numbers",
-            labels={"figure": "Figure 1: ablated samples", "scale": config["scale"]},
+            "figure1",
+            "Explanatory figures and numbers",
+            figure="Figure 1: ablated samples",
         ),
     log:
         FIGURES[1].log,
@@ -59,10 +70,7 @@ rule figure1:
     resources:
         mem_mb=2000,
     params:
-        data_dir=lambda wildcards, input: os.path.dirname(input[0]),
-        k=config["figures"]["figure1_k"],
-        image=config["figures"]["figure1_image"],
+        **MNIST_FIGURE[1],
         samples=config["figures"]["figure1_samples"],
-        seed=config["seed"],
     script:
         "../scripts/figure1.py"

@@ -13,14 +13,11 @@ rule fpa_train:
         FPA_TRAIN.log,
     benchmark:
         FPA_TRAIN.benchmark
-    wildcard_constraints:
-        groups=r"\d+",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=config["compute"]["train"]["mem_mb"],
+        **gpu_resources("train"),
     params:
         checkpoints=f"{FPA_DIR}/checkpoints",
         data=data_params,
@@ -43,14 +40,11 @@ rule fpa_votes:
         FPA_VOTES.log,
     benchmark:
         FPA_VOTES.benchmark
-    wildcard_constraints:
-        groups=r"\d+",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=config["compute"]["votes"]["mem_mb"],
+        **gpu_resources("votes"),
     params:
         data=eval_data_params,
         batch_size=config["fpa"]["batch_size"],
@@ -69,25 +63,19 @@ rule l0_certificates_compared:
         fpa=layout.fpa_paths(config, FPA_VOTES.output),
         paper=PAPER_FPA,
     output:
-        table=report(
+        table=reported(
             L0_COMPARED.output,
-            caption="../report/l0_certificates_compared.rst",
-            category="Certificates compared",
+            "l0_certificates_compared",
+            "Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
-            labels={
-                "table": "median, certified accuracy at rho = 0 and cost, mnist",
-                "scale": config["scale"],
-            },
+            table="median, certified accuracy at rho = 0 and cost, mnist",
         ),
-        curves=report(
+        curves=reported(
             L0_COMPARED.file("_curves.csv"),
-            caption="../report/l0_certificates_compared.rst",
-            category="Certificates compared",
+            "l0_certificates_compared",
+            "Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
-            labels={
-                "table": "certified accuracy against rho, mnist",
-                "scale": config["scale"],
-            },
+            table="certified accuracy against rho, mnist",
         ),
     log:
         L0_COMPARED.log,
@@ -121,15 +109,12 @@ rule figure_l0_certificates_compared:
         table=L0_COMPARED.output,
         curves=L0_COMPARED.file("_curves.csv"),
     output:
-        figure=report(
+        figure=reported(
             FIGURE_L0_COMPARED.output,
-            caption="../report/l0_certificates_compared.rst",
-            category="Certificates compared",
+            "l0_certificates_compared",
+            "Certificates compared",
             subcategory="L0: randomized ablation and feature partition aggregation",
-            labels={
-                "figure": "certified accuracy against rho, mnist",
-                "scale": config["scale"],
-            },
+            figure="certified accuracy against rho, mnist",
         ),
     log:
         FIGURE_L0_COMPARED.log,

@@ -1,10 +1,7 @@
 rule provenance:
     output:
-        provenance=report(
-            PROVENANCE.output,
-            caption="../report/provenance.rst",
-            category="Provenance",
-            labels={"file": "provenance.yaml", "scale": config["scale"]},
+        provenance=reported(
+            PROVENANCE.output, "provenance", "Provenance", file="provenance.yaml"
         ),
     log:
         PROVENANCE.log,

@@ -3,131 +3,74 @@
 DISCUSSION_IMAGENET = paths(layout.DISCUSSION_IMAGENET)
 
 
-rule table1:
-    input:
-        certificates=table_files(CERTIFICATES.output, "mnist"),
-        paper=PAPER_TABLES[1],
-    output:
-        table=report(
-            TABLES[1].output,
-            caption="../report/table1.rst",
-            category="Table 1: MNIST certificates",
-            labels={"table": "Table 1", "scale": config["scale"]},
-        ),
-        cells=TABLES[1].file(".cells.csv"),
-    log:
-        TABLES[1].log,
-    benchmark:
-        TABLES[1].benchmark
-    conda:
-        "../envs/analysis.yaml"
-    resources:
-        mem_mb=2000,
-    params:
-        k=config["table1"]["k"],
-        alpha=config["table1"]["alpha"],
-        scale=config["scale"],
-    script:
-        "../scripts/certificate_summary.py"
+# Tables 1, 3 and 6, one rule each (table<number>): a data set's certificates per k.
+for dataset, number in layout.CERTIFICATE_TABLES.items():
+
+    rule:
+        name:
+            f"table{number}"
+        input:
+            certificates=table_files(CERTIFICATES.output, dataset),
+            paper=PAPER_TABLES[number],
+        output:
+            table=reported(
+                TABLES[number].output,
+                f"table{number}",
+                f"Table {number}: {DATASETS[dataset].title} certificates",
+                table=f"Table {number}",
+            ),
+            cells=TABLES[number].file(".cells.csv"),
+        log:
+            TABLES[number].log,
+        benchmark:
+            TABLES[number].benchmark
+        conda:
+            "../envs/analysis.yaml"
+        resources:
+            mem_mb=2000,
+        params:
+            k=section(dataset)["k"],
+            alpha=section(dataset)["alpha"],
+            scale=config["scale"],
+        script:
+            "../scripts/certificate_summary.py"
 
 
-use rule table1 as table3 with:
-    input:
-        certificates=table_files(CERTIFICATES.output, "cifar10"),
-        paper=PAPER_TABLES[3],
-    output:
-        table=report(
-            TABLES[3].output,
-            caption="../report/table3.rst",
-            category="Table 3: CIFAR-10 certificates",
-            labels={"table": "Table 3", "scale": config["scale"]},
-        ),
-        cells=TABLES[3].file(".cells.csv"),
-    log:
-        TABLES[3].log,
-    benchmark:
-        TABLES[3].benchmark
-    params:
-        k=config["table3"]["k"],
-        alpha=config["table3"]["alpha"],
-        scale=config["scale"],
+# Tables 4 and 5, one rule each: the CIFAR-10 base classifiers of one architecture.
+for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items():
 
-
-use rule table1 as table6 with:
-    input:
-        certificates=table_files(CERTIFICATES.output, "imagenet"),
-        paper=PAPER_TABLES[6],
-    output:
-        table=report(
-            TABLES[6].output,
-            caption="../report/table6.rst",
-            category="Table 6: ImageNet certificates",
-            labels={"table": "Table 6", "scale": config["scale"]},
-        ),
-        cells=TABLES[6].file(".cells.csv"),
-    log:
-        TABLES[6].log,
-    benchmark:
-        TABLES[6].benchmark
-    params:
-        k=config["table6"]["k"],
-        alpha=config["table6"]["alpha"],
-        scale=config["scale"],
-
-
-rule table4:
-    input:
-        accuracy=model_files(
-            BASE_ACCURACY.output,
-            "cifar10",
-            config["base_accuracy"]["k"],
-            arch="resnet18",
-        ),
-        paper=PAPER_TABLES[4],
-    output:
-        table=report(
-            TABLES[4].output,
-            caption="../report/table45.rst",
-            category="Tables 4 and 5: CIFAR-10 base classifiers",
-            labels={"table": "Table 4 (ResNet18)", "scale": config["scale"]},
-        ),
-        cells=TABLES[4].file(".cells.csv"),
-    log:
-        TABLES[4].log,
-    benchmark:
-        TABLES[4].benchmark
-    conda:
-        "../envs/analysis.yaml"
-    resources:
-        mem_mb=1000,
-    params:
-        k=config["base_accuracy"]["k"],
-        scale=config["scale"],
-    script:
-        "../scripts/table_base_accuracy.py"
-
-
-use rule table4 as table5 with:
-    input:
-        accuracy=model_files(
-            BASE_ACCURACY.output,
-            "cifar10",
-            config["base_accuracy"]["k"],
-            arch="resnet50",
-        ),
-        paper=PAPER_TABLES[5],
-    output:
-        table=report(
-            TABLES[5].output,
-            caption="../report/table45.rst",
-            category="Tables 4 and 5: CIFAR-10 base classifiers",
-            labels={"table": "Table 5 (ResNet50)", "scale": config["scale"]},
-        ),
-        cells=TABLES[5].file(".cells.csv"),
-    log:
-        TABLES[5].log,
-    benchmark:
-        TABLES[5].benchmark
+    rule:
+        name:
+            f"table{number}"
+        input:
+            accuracy=model_files(
+                BASE_ACCURACY.output,
+                "cifar10",
+                config["base_accuracy"]["k"],
+                arch=arch,
+            ),
+            paper=PAPER_TABLES[number],
+        output:
+            table=reported(
+                TABLES[number].output,
+                "table45",
+                "Tables 4 and 5: CIFAR-10 base classifiers",
+                table=f"Table {number} ({arch_name})",
+            ),
+            cells=TABLES[number].file(".cells.csv"),
+        log:
+            TABLES[number].log,
+        benchmark:
+            TABLES[number].benchmark
+        conda:
+            "../envs/analysis.yaml"
+        resources:
+            mem_mb=1000,
+        params:
+            k=config["base_accuracy"]["k"],
+            scale=config["scale"],
+        script:
+            "../scripts/table_base_accuracy.py"
 
 
 rule table7:
@@ -144,11 +87,11 @@ rule table7:
         ],
         paper=PAPER_TABLES[7],
     output:
-        table=report(
+        table=reported(
             TABLES[7].output,
-            caption="../report/table7.rst",
-            category="Table 7: comparison with Lee et al.",
-            labels={"table": "Table 7", "scale": config["scale"]},
+            "table7",
+            "Table 7: comparison with Lee et al.",
+            table="Table 7",
         ),
         cells=TABLES[7].file(".cells.csv"),
     log:
@@ -175,11 +118,8 @@ rule table8:
         ],
         paper=PAPER_TABLES[8],
     output:
-        table=report(
-            TABLES[8].output,
-            caption="../report/table8.rst",
-            category="Table 8: NULL encodings",
-            labels={"table": "Table 8", "scale": config["scale"]},
+        table=reported(
+            TABLES[8].output, "table8", "Table 8: NULL encodings", table="Table 8"
         ),
         cells=TABLES[8].file(".cells.csv"),
     log:
@@ -205,11 +145,11 @@ rule discussion_imagenet:
         certificates=table_files(CERTIFICATES.output, "imagenet"),
         paper=PAPER_DISCUSSION,
     output:
-        table=report(
+        table=reported(
             DISCUSSION_IMAGENET.output,
-            caption="../report/discussion_imagenet.rst",
-            category="Table 6: ImageNet certificates",
-            labels={"table": "Discussion: ImageNet medians", "scale": config["scale"]},
+            "discussion_imagenet",
+            "Table 6: ImageNet certificates",
+            table="Discussion: ImageNet medians",
         ),
         cells=DISCUSSION_IMAGENET.file(".cells.csv"),
     log:
@@ -234,11 +174,12 @@ rule reproduction:
             for table in layout.built_tables(config).values()
         ],
     output:
-        table=report(
+        table=reported(
             REPRODUCTION.output,
-            caption="../report/reproduction.rst",
-            category="1. Reproduction scorecard",
-            labels={"table": "every number of the paper beside ours"},
+            "reproduction",
+            "1. Reproduction scorecard",
+            scale=False,
+            table="every number of the paper beside ours",
         ),
     log:
         REPRODUCTION.log,

@@ -14,15 +14,13 @@ rule train:
         "../envs/torch.yaml"
     threads: config["compute"]["train"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=config["compute"]["train"]["mem_mb"],
+        **gpu_resources("train"),
     params:
+        **GPU_LOCK,
         checkpoint=f"{MODEL_DIR}/checkpoint.pt",
         data=data_params,
         settings=training_settings,
         seed=config["seed"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
-        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
         repo=str(REPO),
         compile=config["compute"]["train"]["compile"],
     script:
@@ -49,9 +47,9 @@ for group_ks in TRAIN_GROUPS:
             "../envs/torch.yaml"
         threads: config["compute"]["train"]["threads"]
         resources:
-            gpu=1,
-            mem_mb=config["compute"]["train"]["mem_mb"],
+            **gpu_resources("train"),
         params:
+            **GPU_LOCK,
             checkpoints=model_files(f"{MODEL_DIR}/checkpoint.pt", "mnist", group_ks),
             ks=group_ks,
             settings=[layout.training_settings(config, "mnist", k) for k in group_ks],
@@ -59,8 +57,6 @@ for group_ks in TRAIN_GROUPS:
             encoding=config["table1"]["encoding"],
             arch=config["table1"]["arch"],
             seed=config["seed"],
-            lock_dir=config["compute"]["gpu_lock_dir"],
-            jobs_per_gpu=config["compute"]["jobs_per_gpu"],
             repo=str(REPO),
             compile=config["compute"]["train"]["compile"],
         script:

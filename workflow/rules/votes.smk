@@ -17,9 +17,9 @@ rule votes_shard:
         "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=config["compute"]["votes"]["mem_mb"],
+        **gpu_resources("votes"),
     params:
+        **GPU_LOCK,
         checkpoint=VOTE_SHARD.file(".partial.npz"),
         data=eval_data_params,
         positions=shard_range,
@@ -27,8 +27,6 @@ rule votes_shard:
         seed=config["seed"],
         # each scheme's own random streams, none a prefix of another's (randablate.seeding)
         run=scheme_value("run"),
-        lock_dir=config["compute"]["gpu_lock_dir"],
-        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
     script:
         "../scripts/votes_shard.py"
 
@@ -64,16 +62,14 @@ rule base_accuracy:
         "../envs/torch.yaml"
     threads: config["compute"]["votes"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=config["compute"]["votes"]["mem_mb"],
+        **gpu_resources("votes"),
     params:
+        **GPU_LOCK,
         data=data_params,
         num_images=config["base_accuracy"]["num_images"],
         samples=config["base_accuracy"]["samples"],
         batch_size=config["base_accuracy"]["batch_size"],
         precision=config["base_accuracy"]["precision"],
         seed=config["seed"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
-        jobs_per_gpu=config["compute"]["jobs_per_gpu"],
     script:
         "../scripts/base_accuracy.py"
