@@ -3,9 +3,9 @@
 from randablate.jobs import computing_job
 from randablate.votes import votes_job
 
-# read from the config, not params: neither may invalidate finished shards
-compute = snakemake.config["compute"]["votes"]
 with computing_job(snakemake, "vote counting failed") as (p, wc, log, grant):
+    # read from the config, not params: neither may invalidate finished shards
+    compute = snakemake.config["compute"]["votes"]
     votes_job(
         snakemake.output.votes,
         p.checkpoint,
