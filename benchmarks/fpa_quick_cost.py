@@ -14,21 +14,21 @@ the comparison's: FPA training is (sum of T) submodels, Lee's votes 300 images.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fpa_submodel import train_submodel
+
 from randablate.data import load_mnist
 from randablate.encoding import get_encoding
 from randablate.models import build_model
-from randablate.partition import (
-    group_masks,
-    submodel_predictions,
-    submodel_settings,
-    train_submodels,
-)
+from randablate.partition import group_masks, submodel_predictions
 from randablate.smoothing import Smoothed
 from randablate.training import TrainSettings, train
 
@@ -46,20 +46,7 @@ QUICK = {
 
 
 def _train_fpa(images, labels, encoding, mask, quick, path) -> float:
-    torch.manual_seed(0)
-    model = build_model("cnn", encoding.out_channels, 10)
-    started = time.perf_counter()
-    train_submodels(
-        [model],
-        encoding,
-        mask.unsqueeze(0),
-        images,
-        labels,
-        [submodel_settings(quick, 0)],
-        [path],
-        "cpu",
-    )
-    return time.perf_counter() - started
+    return train_submodel(images, labels, encoding, mask, quick, 0, path)[1]
 
 
 def _train_ra(images, labels, encoding, quick, path) -> float:

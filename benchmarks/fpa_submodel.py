@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from randablate.certificates import median_or_na
 from randablate.data import load_mnist
-from randablate.encoding import get_encoding
+from randablate.encoding import Encoding, get_encoding
 from randablate.models import build_model
 from randablate.partition import (
     certify,
@@ -32,6 +33,24 @@ from randablate.partition import (
     train_submodels,
     vote_counts,
 )
+
+
+def train_submodel(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    encoding: Encoding,
+    mask: torch.Tensor,
+    training: dict,
+    seed: int,
+    path: Path,
+) -> tuple[nn.Module, float]:
+    """Train the submodel of `mask` on the CPU from `seed`; return it and the seconds it took."""
+    torch.manual_seed(seed)
+    model = build_model("cnn", encoding.out_channels, 10)
+    started = time.perf_counter()
+    settings = [submodel_settings(training, seed)]
+    train_submodels([model], encoding, mask.unsqueeze(0), images, labels, settings, [path], "cpu")
+    return model, time.perf_counter() - started
 
 
 def main() -> None:
@@ -65,20 +84,8 @@ def main() -> None:
     models = []
     with tempfile.TemporaryDirectory() as tmp:
         for t, mask in enumerate(masks):
-            torch.manual_seed(t)
-            model = build_model("cnn", encoding.out_channels, 10)
-            started = time.perf_counter()
-            train_submodels(
-                [model],
-                encoding,
-                mask.unsqueeze(0),
-                images,
-                labels,
-                [submodel_settings(training, t)],
-                [Path(tmp) / f"g{t}.pt"],
-                "cpu",
-            )
-            seconds = time.perf_counter() - started
+            path = Path(tmp) / f"g{t}.pt"
+            model, seconds = train_submodel(images, labels, encoding, mask, training, t, path)
             pred = submodel_predictions([model], encoding, mask.unsqueeze(0), test_x, 1000)
             accuracy = float((pred[:, 0] == test_y.numpy()).mean())
             print(

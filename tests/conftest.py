@@ -64,6 +64,21 @@ def holds_unless_planted(planted: object, check, *args, **kwargs) -> None:
         check(*args, **kwargs)
 
 
+def killed_at_call(monkeypatch, owner: object, name: str, call: int):
+    """Make `owner.name` raise KeyboardInterrupt at its `call`-th call (a killed job); return it."""
+    real = getattr(owner, name)
+    calls = {"n": 0}
+
+    def dies(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, dies)
+    return real
+
+
 def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run the project's Snakefile in `workdir` (which holds its own config/config.yaml)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE)]
@@ -71,10 +86,10 @@ def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.Com
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def copy_checkout(copy: Path) -> Path | None:
+def copy_checkout(copy: Path) -> Path:
     """Copy the checkout's files (tracked and untracked, not ignored) into `copy`: a fresh clone.
 
-    None where this is not a git checkout.
+    Skips the test where this is not a git checkout.
     """
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -83,7 +98,7 @@ def copy_checkout(copy: Path) -> Path | None:
         check=False,
     )
     if listed.returncode != 0:
-        return None
+        pytest.skip("not a git checkout")
     for name in listed.stdout.decode().split("\0"):
         if name and (REPO / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ from kept_intensity import save_kept_intensity_model
 
 from randablate.attack_job import attack_shard_and_save
 from randablate.data import default_cache_dir, load_eval_images
+from randablate.devices import DeviceGrant
 from randablate.files import load_npz
+from randablate.smoothing import GrantedSmoothed
 
 # The model votes 0 on every MNIST image: images 1 and 2 (labels 2 and 1) need no attack.
 SETTINGS = {
@@ -35,15 +37,11 @@ def test_the_job_attacks_its_shard_and_discards_a_checkpoint_older_than_the_mode
         attack_shard_and_save(
             out,
             stale,
-            model_path=model,
-            k=784,
+            GrantedSmoothed(model, 784, 100, "fp32", DeviceGrant(tmp_path / "locks")),
             data=data,
             positions=(1, 3),
             settings=SETTINGS,
-            batch_size=100,
-            precision="fp32",
             seed=11,
-            lock_dir=tmp_path / "locks",
         )
     assert f"removed {stale}: it predates the model" in caplog.text
     assert "k=784 images 1..2" in caplog.text

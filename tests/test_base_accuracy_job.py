@@ -10,10 +10,11 @@ from kept_intensity import kept_intensity_cnn
 from randablate import tables
 from randablate.base_accuracy_job import base_accuracy_and_save, base_accuracy_record
 from randablate.data import default_cache_dir, load_eval_images
+from randablate.devices import DeviceGrant
 from randablate.encoding import get_encoding
 from randablate.models import save_model
 from randablate.seeding import derive_seed
-from randablate.smoothing import base_accuracy, load_smoothed
+from randablate.smoothing import GrantedSmoothed, base_accuracy, load_smoothed
 
 K = 10  # the job test's k
 RECORD = {
@@ -71,17 +72,16 @@ def test_the_job_measures_the_first_images_with_the_model_s_own_seed(mnist, tmp_
     # votes for 2 + I/2 (I: the kept pixels' sum), which at k = 10 move with the ablations
     save_model(tmp_path / "model.pt", kept_intensity_cnn(K), meta)
     data = {"dataset": "mnist", "dir": default_cache_dir(), "subset": None}
-    settings = dict(num_images=10, samples=50, batch_size=60, precision="fp32", seed=7)
     out = tmp_path / "accuracy" / "k10.json"
     record = base_accuracy_and_save(
         out,
-        model_path=tmp_path / "model.pt",
+        GrantedSmoothed(tmp_path / "model.pt", K, 60, "fp32", DeviceGrant(tmp_path / "locks")),
         data=data,
         encoding="multichannel",
         arch="cnn",
-        k=K,
-        lock_dir=tmp_path / "locks",
-        **settings,
+        num_images=10,
+        samples=50,
+        seed=7,
     )
     assert tables.read_base_accuracy(out) == record
     images, labels, _ = load_eval_images(data, 0, 10)

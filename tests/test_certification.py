@@ -24,6 +24,7 @@ from randablate.certification import (
     votes_scheme,
 )
 from randablate.data import default_cache_dir
+from randablate.devices import DeviceGrant
 from randablate.seeding import vote_seed
 from randablate.smoothing import count_votes, load_smoothed, stage_seeds
 from randablate.votes import votes_job
@@ -203,7 +204,7 @@ def test_the_votes_job_counts_its_shard_as_count_votes_does(mnist, model_file, t
         settings=settings,
         base_seed=SEED,
         run="lee",
-        lock_dir=tmp_path / "locks",
+        grant=DeviceGrant(tmp_path / "locks"),
         **identity,
     )
     assert not stale.exists()

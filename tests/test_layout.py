@@ -95,15 +95,19 @@ def test_model_paths_fill_the_data_set_s_table_unless_told():
     assert len(layout.table_paths(PAPER, pattern, "imagenet")) == 3
 
 
-def test_the_standard_scheme_predicts_from_the_bound_votes_when_they_are_shared():
-    scheme = layout.sampling_scheme(PAPER, "mnist", "standard")
-    assert scheme == {
-        "stages": {"select": 1000, "bound": 10_000},
-        "shards": 20,
-        "run": "standard",
-        "alpha": 0.05,
-        "predict_from": "bound",
-    }
+@pytest.mark.parametrize(
+    ("dataset", "sampling", "stages", "alpha", "predict_from"),
+    [
+        # the standard scheme predicts from the bound votes when they are shared
+        ("mnist", "standard", {"select": 1000, "bound": 10_000}, 0.05, "bound"),
+        # Lee et al.'s has no prediction stage
+        ("imagenet", "lee", {"select": 100, "bound": 100_000}, 0.001, None),
+    ],
+)
+def test_the_paper_s_sampling_schemes(dataset, sampling, stages, alpha, predict_from):
+    scheme = layout.sampling_scheme(PAPER, dataset, sampling)
+    expected = {"stages": stages, "shards": 20, "run": sampling, "alpha": alpha}
+    assert scheme == {**expected, "predict_from": predict_from}
     assert layout.prediction_stage(PAPER, "imagenet") == "bound"
 
 
@@ -120,18 +124,10 @@ def test_the_standard_scheme_draws_prediction_votes_otherwise(table1):
     assert layout.prediction_stage(config, "cifar10") == "bound"
 
 
-def test_lee_s_scheme_has_no_prediction_stage():
-    scheme = layout.sampling_scheme(PAPER, "imagenet", "lee")
-    assert scheme == {
-        "stages": {"select": 100, "bound": 100_000},
-        "shards": 20,
-        "run": "lee",
-        "alpha": 0.001,
-        "predict_from": None,
-    }
+def test_lee_s_vote_settings_name_no_prediction_stage():
     settings = layout.vote_settings(PAPER, "imagenet", "lee")
     assert settings == {
-        "stages": scheme["stages"],
+        "stages": {"select": 100, "bound": 100_000},
         "predict_from": None,
         "batch_size": 1000,
         "precision": "fp32",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import killed_at_call
 
 from randablate import training, training_draws
 from randablate.ablation import keep_masks_from_uniforms
@@ -212,16 +213,7 @@ def test_a_killed_group_resumes_to_the_same_weights(tmp_path, monkeypatch):
     train_many(reference, ENCODING, KS, images, labels, settings, paths)
 
     _, _, _, paths = small_group(tmp_path, "run")
-    real_epoch = training._many_epoch
-    calls = {"n": 0}
-
-    def dies_in_epoch_three(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("killed")
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(training, "_many_epoch", dies_in_epoch_three)
+    real_epoch = killed_at_call(monkeypatch, training, "_many_epoch", 3)
     with pytest.raises(KeyboardInterrupt):
         train_many([fresh(row) for row in range(3)], ENCODING, KS, images, labels, settings, paths)
     assert all(torch.load(p, weights_only=False)["epoch"] == 2 for p in paths)

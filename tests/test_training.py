@@ -6,11 +6,12 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import paper_config
+from conftest import killed_at_call, paper_config
 
 from randablate import training, training_draws
 from randablate.ablation import keep_masks
 from randablate.data import TrainingData
+from randablate.devices import DeviceGrant
 from randablate.encoding import IMAGENET_NORMALIZE, channel_mean, get_encoding
 from randablate.models import build_model, load_model
 from randablate.seeding import derive_seed
@@ -100,16 +101,7 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path, monkeypatch):
     reference = fresh_model()
     train(reference, encoding, 30, images, labels, SETTINGS, tmp_path / "ref.pt")
 
-    real_epoch = training.train_epoch
-    calls = {"n": 0}
-
-    def dies_in_epoch_three(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("killed")
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_epoch", dies_in_epoch_three)
+    real_epoch = killed_at_call(monkeypatch, training, "train_epoch", 3)
     killed = fresh_model()
     with pytest.raises(KeyboardInterrupt):
         train(killed, encoding, 30, images, labels, SETTINGS, tmp_path / "run.pt")
@@ -255,16 +247,7 @@ COLOUR = TrainSettings(
 def train_killed_then_resumed(monkeypatch, tmp_path, data, labels, settings, k, arch="cnn"):
     """Train until killed in epoch 2, then resume in a 'new process'; returns the model."""
     encoding = get_encoding("multichannel", 3)
-    real_epoch = training.train_epoch
-    calls = {"n": 0}
-
-    def dies_in_epoch_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("killed")
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_epoch", dies_in_epoch_two)
+    real_epoch = killed_at_call(monkeypatch, training, "train_epoch", 2)
     with pytest.raises(KeyboardInterrupt):
         train(colour_model(arch), encoding, k, data, labels, settings, tmp_path / "run.pt")
     assert torch.load(tmp_path / "run.pt", weights_only=False)["epoch"] == 1
@@ -586,15 +569,16 @@ def test_train_and_save_records_how_the_model_was_made(tmp_path, monkeypatch, en
     training.train_and_save(
         tmp_path / "model.pt",
         tmp_path / "checkpoint.pt",
-        dataset="mnist",
-        data_dir="unused",
-        encoding_name=encoding_name,
-        arch="cnn",
+        training.TrainingJob(
+            {"dataset": "mnist", "dir": "unused"},
+            encoding_name,
+            "cnn",
+            base_seed=3,
+            grant=DeviceGrant(tmp_path / "locks"),
+            repo=tmp_path,
+        ),
         k=30,
         settings=config,
-        base_seed=3,
-        lock_dir=tmp_path / "locks",
-        repo=tmp_path,
     )
     model, meta = load_model(tmp_path / "model.pt")
     seed = derive_seed(3, "train", "mnist", encoding_name, "cnn", 30)

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .data import load_eval_images
-from .devices import acquire_device
 from .seeding import derive_seed
-from .smoothing import base_accuracy, load_smoothed
+from .smoothing import GrantedSmoothed, base_accuracy
 from .tables import write_base_accuracy
 
 
@@ -33,36 +32,28 @@ def base_accuracy_record(
 
 def base_accuracy_and_save(
     out_path: str | os.PathLike,
+    model: GrantedSmoothed,
     *,
-    model_path: str | os.PathLike,
     data: Mapping[str, Any],
     encoding: str,
     arch: str,
-    k: int,
     num_images: int | None,
     samples: int,
-    batch_size: int,
-    precision: str,
     seed: int,
-    lock_dir: str | os.PathLike,
-    jobs_per_gpu: int = 1,
     log: logging.Logger | None = None,
 ) -> dict[str, Any]:
-    """Measure the base classifier of `model_path` on `samples` ablations of the first images.
+    """Measure the base classifier of `model` on `samples` ablations of the first images.
 
     The first `num_images` (None: all) evaluated images of `data`, each with its ablations drawn
-    from a seed derived from `seed` and the model's identity, on the device `acquire_device`
-    grants under `lock_dir`; writes and returns the record (`tables.write_base_accuracy`).
+    from a seed derived from `seed` and the model's identity, on the device the model's grant
+    gives; writes and returns the record (`tables.write_base_accuracy`).
     """
     log = log or logging.getLogger(__name__)
     images, labels, _ = load_eval_images(data, 0, num_images)
-    model_seed = derive_seed(seed, "base-accuracy", data["dataset"], encoding, arch, k)
-    with acquire_device(lock_dir, log=log, jobs_per_gpu=jobs_per_gpu) as device:
-        smoothed, meta = load_smoothed(
-            model_path, k, batch_size=batch_size, precision=precision, device=device
-        )
+    model_seed = derive_seed(seed, "base-accuracy", data["dataset"], encoding, arch, model.k)
+    with model.open(log) as (smoothed, meta):
         test = base_accuracy(smoothed, images, labels, samples, model_seed, log=log)
-    record = base_accuracy_record(k, meta, test, len(labels), samples)
+    record = base_accuracy_record(model.k, meta, test, len(labels), samples)
     write_base_accuracy(out_path, record)
     log.info("%s", record)
     return record

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,6 +118,18 @@ def acquire_device(
                 "of GPUs times compute.jobs_per_gpu"
             )
         time.sleep(poll_s)
+
+
+@dataclass(frozen=True)
+class DeviceGrant:
+    """Where a pipeline job takes its device from: the GPU lock files' folder, jobs a GPU."""
+
+    lock_dir: str | os.PathLike = DEFAULT_LOCK_DIR
+    jobs_per_gpu: int = 1
+
+    def acquire(self, log: logging.Logger | None = None) -> contextlib.AbstractContextManager[str]:
+        """The device `acquire_device` grants under these locks, held until the block exits."""
+        return acquire_device(self.lock_dir, log=log, jobs_per_gpu=self.jobs_per_gpu)
 
 
 def _report(log: logging.Logger | None, device: str, why: str) -> None:

@@ -26,15 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import load_training_data
-from .devices import acquire_device
 from .encoding import Encoding, get_encoding
 from .files import atomic_path
 from .models import build_model
 from .names import check_precision
-from .provenance import model_provenance
 from .seeding import derive_seed
-from .training import TrainSettings, train, training_encoding
+from .training import TrainingJob, TrainSettings, saved_meta, train, training_encoding
 
 ORDERS = ("row", "column")
 SCHEDULES = ("cosine", "constant")
@@ -202,58 +199,49 @@ def load_ensemble(
 def train_ensemble_and_save(
     path: str | os.PathLike,
     checkpoint_dir: str | os.PathLike,
+    job: TrainingJob,
     *,
-    dataset: str,
-    data_dir: str | os.PathLike,
-    encoding_name: str,
-    arch: str,
     groups: int,
     order: str,
     training: Mapping[str, Any],
-    base_seed: int,
-    lock_dir: str | os.PathLike,
-    repo: str | os.PathLike,
     log: logging.Logger | None = None,
 ) -> None:
-    """Train the T submodels of one ensemble as the pipeline does and save them in one file."""
+    """Train the T submodels of one ensemble of `job` as the pipeline does, saved in one file."""
     log = log or logging.getLogger(__name__)
-    data = load_training_data(dataset, data_dir)
+    data = job.training_data()
     images, labels, num_classes = data.images, data.labels, data.num_classes
     if not isinstance(images, torch.Tensor):
-        raise ValueError(f"feature partition aggregation trains on tensors; {dataset} is a Dataset")
-    encoding = training_encoding(encoding_name, dataset, images)
+        raise ValueError(
+            f"feature partition aggregation trains on tensors; {job.dataset} is a Dataset"
+        )
+    encoding = training_encoding(job.encoding, job.dataset, images)
     height, width = images.shape[-2:]
     masks = group_masks(height, width, groups, order)
     seeds = [
-        submodel_seed(base_seed, dataset, encoding_name, arch, groups, order, t)
+        submodel_seed(job.base_seed, job.dataset, job.encoding, job.arch, groups, order, t)
         for t in range(groups)
     ]
     settings = [submodel_settings(training, seed) for seed in seeds]
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
-        models.append(build_model(arch, encoding.out_channels, num_classes))
+        models.append(build_model(job.arch, encoding.out_channels, num_classes))
     checkpoints = [Path(checkpoint_dir) / f"group-{t}.pt" for t in range(groups)]
     Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     log.info(
         "T=%d order=%s encoding=%s arch=%s settings=%s",
         groups,
         order,
-        encoding_name,
-        arch,
+        job.encoding,
+        job.arch,
         settings[0],
     )
     started = time.monotonic()
-    with acquire_device(lock_dir, log=log) as device:
+    with job.grant.acquire(log) as device:
         results = train_submodels(
             models, encoding, masks, images, labels, settings, checkpoints, device, log
         )
-    meta = {
-        "arch": arch,
-        "in_channels": encoding.out_channels,
-        "num_classes": num_classes,
-        "dataset": dataset,
-        **encoding.describe(),
+    trained = {
         "groups": groups,
         "order": order,
         "height": int(height),
@@ -263,8 +251,8 @@ def train_ensemble_and_save(
         "train_images": len(images),
         "histories": [r["history"] for r in results],
         "train_seconds": time.monotonic() - started,
-        "provenance": model_provenance(repo, device=device),
     }
+    meta = saved_meta(job, encoding, num_classes, {}, trained, device)
     save_ensemble(path, [m.cpu() for m in models], meta)
 
 

@@ -8,11 +8,12 @@ a dataset with one seed per image, resumably, for the pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from torch import nn
 from . import certificates
 from .ablation import keep_masks_from_streams, kept_pixels_from_streams
 from .certification import SamplingScheme, certify_counts, scheme_record
-from .devices import default_device
+from .devices import DeviceGrant, default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz
 from .models import load_model
@@ -384,6 +385,31 @@ def load_smoothed(
         model, k, encoding, meta["num_classes"], batch_size, precision, device, compile
     )
     return smoothed, meta
+
+
+@dataclass(frozen=True)
+class GrantedSmoothed:
+    """A pipeline job's smoothed classifier: its model file and k, how it runs, and its device."""
+
+    model_path: str | os.PathLike
+    k: int
+    batch_size: int
+    precision: str
+    grant: DeviceGrant
+    compile: bool = False
+
+    @contextlib.contextmanager
+    def open(self, log: logging.Logger | None = None) -> Iterator[tuple[Smoothed, dict]]:
+        """`load_smoothed` on the device `grant` grants, the device held until the block exits."""
+        with self.grant.acquire(log) as device:
+            yield load_smoothed(
+                self.model_path,
+                self.k,
+                batch_size=self.batch_size,
+                precision=self.precision,
+                device=device,
+                compile=self.compile,
+            )
 
 
 def count_votes(

@@ -26,8 +26,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .data import load_training_data
-from .devices import acquire_device, default_device
+from .data import TrainingData, load_training_data
+from .devices import DeviceGrant, default_device
 from .encoding import Encoding, channel_mean, dataset_encoding
 from .failpoints import failpoint
 from .files import atomic_path
@@ -765,75 +765,73 @@ def training_encoding(name: str, dataset: str, images: torch.Tensor | Dataset) -
     return dataset_encoding(name, dataset, mean)
 
 
-def _model_meta(
-    *,
-    arch: str,
+@dataclass(frozen=True)
+class TrainingJob:
+    """What the models one training job saves share: data, encoding, architecture, seed, device."""
+
+    data: Mapping[str, Any]  # the data set's name ("dataset") and folder ("dir")
+    encoding: str
+    arch: str
+    base_seed: int  # each model's seed is derived from it and the model's identity
+    grant: DeviceGrant
+    repo: str | os.PathLike  # the checkout whose git commit the provenance records
+
+    @property
+    def dataset(self) -> str:
+        """The data set's name."""
+        return self.data["dataset"]
+
+    def training_data(self) -> TrainingData:
+        """The data set's training images (`data.load_training_data`)."""
+        return load_training_data(self.dataset, self.data["dir"])
+
+
+def saved_meta(
+    job: TrainingJob,
     encoding: Encoding,
-    training: Any,
-    dataset: str,
-    k: int,
-    seed: int,
-    settings: Mapping[str, Any],
-    history: list[dict[str, float]],
-    repo: str | os.PathLike,
+    num_classes: int,
+    identity: Mapping[str, Any],
+    trained: Mapping[str, Any],
     device: str,
 ) -> dict[str, Any]:
-    """The metadata a pipeline model is saved with: how to rebuild it, and how it was trained."""
+    """The metadata a trained model is saved with: how to rebuild it, its training, provenance."""
     return {
-        "arch": arch,
+        "arch": job.arch,
         "in_channels": encoding.out_channels,
-        "num_classes": training.num_classes,
-        "k": k,
-        "dataset": dataset,
+        "num_classes": num_classes,
+        **identity,
+        "dataset": job.dataset,
         **encoding.describe(),
-        "seed": seed,
-        "training": dict(settings),
-        "train_images": training.count,
-        "history": history,
-        "provenance": model_provenance(repo, device=device),
+        **trained,
+        "provenance": model_provenance(job.repo, device=device),
     }
 
 
 def train_and_save(
     model_path: str | os.PathLike,
     checkpoint_path: str | os.PathLike,
+    job: TrainingJob,
     *,
-    dataset: str,
-    data_dir: str | os.PathLike,
-    encoding_name: str,
-    arch: str,
     k: int,
     settings: Mapping[str, Any],
-    base_seed: int,
-    lock_dir: str | os.PathLike,
-    repo: str | os.PathLike,
     log: logging.Logger | None = None,
-    jobs_per_gpu: int = 1,
     compile_step: bool = False,
 ) -> None:
-    """Train one base classifier as the pipeline does and save it with its metadata.
+    """Train one base classifier of `job` at `k` as the pipeline does and save it with its metadata.
 
     `settings` is the config's training section (without the seed, which is derived from
-    `base_seed` and the model's identity). Trains on the device `acquire_device` grants under
-    `lock_dir` (`jobs_per_gpu` jobs a GPU), discarding a checkpoint made with other settings.
-    The saved metadata rebuilds the model and its encoding and records its training: settings,
-    seed, number of training images, per-epoch history, and provenance (git commit of `repo`,
-    packages, hardware).
+    the job's base seed and the model's identity). Trains on the device the job's grant gives,
+    discarding a checkpoint made with other settings. The saved metadata rebuilds the model and
+    its encoding and records its training: settings, seed, number of training images, per-epoch
+    history, and provenance (git commit of the job's repo, packages, hardware).
     """
     train_group_and_save(
         [model_path],
         [checkpoint_path],
-        dataset=dataset,
-        data_dir=data_dir,
-        encoding_name=encoding_name,
-        arch=arch,
+        job,
         ks=[k],
         settings=[settings],
-        base_seed=base_seed,
-        lock_dir=lock_dir,
-        repo=repo,
         log=log,
-        jobs_per_gpu=jobs_per_gpu,
         compile_step=compile_step,
     )
 
@@ -841,34 +839,29 @@ def train_and_save(
 def train_group_and_save(
     model_paths: list[str | os.PathLike],
     checkpoint_paths: list[str | os.PathLike],
+    job: TrainingJob,
     *,
-    dataset: str,
-    data_dir: str | os.PathLike,
-    encoding_name: str,
-    arch: str,
     ks: list[int],
     settings: list[Mapping[str, Any]],
-    base_seed: int,
-    lock_dir: str | os.PathLike,
-    repo: str | os.PathLike,
     log: logging.Logger | None = None,
-    jobs_per_gpu: int = 1,
     compile_step: bool = False,
 ) -> None:
     """Train and save models of several k as `train_and_save` does (more than one: `train_many`)."""
     log = log or logging.getLogger(__name__)
-    training = load_training_data(dataset, data_dir)
-    encoding = training_encoding(encoding_name, dataset, training.images)
-    seeds = [derive_seed(base_seed, "train", dataset, encoding_name, arch, k) for k in ks]
+    training = job.training_data()
+    encoding = training_encoding(job.encoding, job.dataset, training.images)
+    seeds = [
+        derive_seed(job.base_seed, "train", job.dataset, job.encoding, job.arch, k) for k in ks
+    ]
     train_settings = [
         TrainSettings(**s, seed=seed) for s, seed in zip(settings, seeds, strict=True)
     ]
     models = []
     for k, seed, s in zip(ks, seeds, train_settings, strict=True):
         torch.manual_seed(seed)
-        models.append(build_model(arch, encoding.out_channels, num_classes=training.num_classes))
-        log.info("k=%d encoding=%s arch=%s settings=%s", k, encoding_name, arch, s)
-    with acquire_device(lock_dir, log=log, jobs_per_gpu=jobs_per_gpu) as device:
+        models.append(build_model(job.arch, encoding.out_channels, training.num_classes))
+        log.info("k=%d encoding=%s arch=%s settings=%s", k, job.encoding, job.arch, s)
+    with job.grant.acquire(log) as device:
         if len(models) == 1:
             results = [
                 train(
@@ -902,16 +895,7 @@ def train_group_and_save(
     for path, model, k, seed, s, result in zip(
         model_paths, models, ks, seeds, settings, results, strict=True
     ):
-        meta = _model_meta(
-            arch=arch,
-            encoding=encoding,
-            training=training,
-            dataset=dataset,
-            k=k,
-            seed=seed,
-            settings=s,
-            history=result["history"],
-            repo=repo,
-            device=device,
-        )
+        trained = {"seed": seed, "training": dict(s), "train_images": training.count}
+        trained["history"] = result["history"]
+        meta = saved_meta(job, encoding, training.num_classes, {"k": k}, trained, device)
         save_model(path, model, meta)

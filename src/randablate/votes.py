@@ -10,10 +10,10 @@ from typing import Any
 
 from .certification import SamplingScheme
 from .data import load_eval_images
-from .devices import acquire_device
+from .devices import DeviceGrant
 from .files import discard_if_older
 from .seeding import vote_seed
-from .smoothing import count_votes, load_smoothed
+from .smoothing import GrantedSmoothed, count_votes
 
 
 def votes_job(
@@ -30,8 +30,7 @@ def votes_job(
     encoding: str,
     arch: str,
     k: int,
-    lock_dir: str | os.PathLike,
-    jobs_per_gpu: int = 1,
+    grant: DeviceGrant,
     compile: bool = False,
     checkpoint_seconds: float = 60.0,
     log: logging.Logger | None = None,
@@ -41,8 +40,8 @@ def votes_job(
     `settings` holds the scheme's "stages" (name -> samples), its "predict_from" (the stage that
     predicts, None: none; absent: the stages name none) and the "batch_size" and "precision" of
     the counting. The seed is `vote_seed` of `base_seed`, the scheme's `run` and the model's
-    identity; the counting runs on the device `acquire_device` grants under `lock_dir`, and
-    resumes from `checkpoint_path` unless the checkpoint predates the model.
+    identity; the counting runs on the device `grant` gives (`GrantedSmoothed`), and resumes
+    from `checkpoint_path` unless the checkpoint predates the model.
     """
     log = log or logging.getLogger(__name__)
     start, stop = positions
@@ -53,15 +52,10 @@ def votes_job(
     scheme = SamplingScheme(settings["stages"], settings.get("predict_from"))
     seed = vote_seed(base_seed, run, dataset, encoding, arch, k)
     log.info("k=%d images %d..%d scheme=%s run=%s", k, start, stop - 1, scheme.describe(), run)
-    with acquire_device(lock_dir, log=log, jobs_per_gpu=jobs_per_gpu) as device:
-        smoothed, _ = load_smoothed(
-            model_path,
-            k,
-            batch_size=settings["batch_size"],
-            precision=settings["precision"],
-            device=device,
-            compile=compile,
-        )
+    model = GrantedSmoothed(
+        model_path, k, settings["batch_size"], settings["precision"], grant, compile
+    )
+    with model.open(log) as (smoothed, _):
         count_votes(
             smoothed,
             images,

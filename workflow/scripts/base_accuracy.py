@@ -1,26 +1,19 @@
 """Rule base_accuracy: the base classifier's accuracy on ablated training and test images."""
 
-import torch
-
 from randablate.base_accuracy_job import base_accuracy_and_save
-from randablate.jobs import job_log
+from randablate.jobs import computing_job
+from randablate.smoothing import GrantedSmoothed
 
-torch.set_num_threads(snakemake.threads)
-p, wc = snakemake.params, snakemake.wildcards
-with job_log(snakemake, "measuring the base classifier failed") as log:
+with computing_job(snakemake, "measuring the base classifier failed") as (p, wc, log, grant):
+    k, model = int(wc.k), snakemake.input.model
     base_accuracy_and_save(
         snakemake.output.accuracy,
-        model_path=snakemake.input.model,
+        GrantedSmoothed(model, k, p.batch_size, p.precision, grant),
         data=p.data,
         encoding=wc.encoding,
         arch=wc.arch,
-        k=int(wc.k),
         num_images=p.num_images,
         samples=p.samples,
-        batch_size=p.batch_size,
-        precision=p.precision,
         seed=p.seed,
-        lock_dir=p.lock_dir,
-        jobs_per_gpu=p.jobs_per_gpu,
         log=log,
     )

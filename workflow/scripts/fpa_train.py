@@ -1,25 +1,17 @@
 """Rule fpa_train: train the T submodels of one feature partition ensemble and save them."""
 
-import torch
-
-from randablate.jobs import job_log
+from randablate.jobs import computing_job
 from randablate.partition import train_ensemble_and_save
+from randablate.training import TrainingJob
 
-torch.set_num_threads(snakemake.threads)
-p, wc = snakemake.params, snakemake.wildcards
-with job_log(snakemake, "training the feature partition ensemble failed") as log:
+with computing_job(snakemake, "training the feature partition ensemble failed") as job:
+    p, wc = job.params, job.wildcards
     train_ensemble_and_save(
         snakemake.output.model,
         p.checkpoints,
-        dataset=p.data["dataset"],
-        data_dir=p.data["dir"],
-        encoding_name=wc.encoding,
-        arch=wc.arch,
+        TrainingJob(p.data, wc.encoding, wc.arch, p.seed, job.grant, p.repo),
         groups=int(wc.groups),
         order=p.order,
         training=p.training,
-        base_seed=p.seed,
-        lock_dir=p.lock_dir,
-        repo=p.repo,
-        log=log,
+        log=job.log,
     )

@@ -1,13 +1,11 @@
 """Rule votes_shard: count the base classifier's votes on one shard of the evaluated images."""
 
-import torch
-
-from randablate.jobs import job_log
+from randablate.jobs import computing_job
 from randablate.votes import votes_job
 
-torch.set_num_threads(snakemake.threads)
-p, wc = snakemake.params, snakemake.wildcards
-with job_log(snakemake, "vote counting failed") as log:
+with computing_job(snakemake, "vote counting failed") as (p, wc, log, grant):
+    # read from the config, not params: neither may invalidate finished shards
+    compute = snakemake.config["compute"]["votes"]
     votes_job(
         snakemake.output.votes,
         p.checkpoint,
@@ -22,10 +20,8 @@ with job_log(snakemake, "vote counting failed") as log:
         encoding=wc.encoding,
         arch=wc.arch,
         k=int(wc.k),
-        lock_dir=p.lock_dir,
-        jobs_per_gpu=p.jobs_per_gpu,
-        # read from the config, not params: neither may invalidate finished shards
-        compile=snakemake.config["compute"]["votes"]["compile"],
-        checkpoint_seconds=snakemake.config["compute"]["votes"]["checkpoint_seconds"],
+        grant=grant,
+        compile=compute["compile"],
+        checkpoint_seconds=compute["checkpoint_seconds"],
         log=log,
     )
