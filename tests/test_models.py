@@ -136,6 +136,8 @@ def check_fused_cnn(planted, monkeypatch) -> None:
     assert float((theirs - exact).abs().max()) <= 0.02 * scale  # bf16 rounding: the yardstick
     assert float((ours - exact).abs().max()) <= 0.02 * scale
     assert float((ours - theirs).abs().max()) <= 0.02 * scale
+    with torch.inference_mode():  # a copy (its packed weights packed anew) computes the same
+        assert torch.equal(copy.deepcopy(fused)(x16).float(), ours)
 
 
 @ONEDNN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from pathlib import Path
@@ -52,21 +53,27 @@ class _FusedConv(nn.Module):
 class _FusedLinear(nn.Module):
     """A Linear as one oneDNN call, with the ReLU after it (if any) applied in that call.
 
-    The weight is packed once into oneDNN's blocked layout for `batch` rows a call (any number
-    of rows runs; that many is the fastest), so that no call reorders it again.
+    The weight is also packed once into oneDNN's blocked layout for `batch` rows a call (any
+    number of rows runs; that many is the fastest), so that no call reorders it again.
     """
 
     def __init__(
         self, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool, batch: int | None
     ) -> None:
         super().__init__()
-        weight = weight.detach().contiguous()
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, batch)
+        self.weight = nn.Parameter(weight.detach().contiguous(), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
-        self.attr = "relu" if relu else "none"
+        self.relu, self.batch = relu, batch
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight, batch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, self.attr, [], "")
+        attr = "relu" if self.relu else "none"
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, attr, [], "")
+
+    def __deepcopy__(self, memo: dict) -> _FusedLinear:
+        """A copy packed anew: a packed (opaque) tensor cannot be copied."""
+        bias = copy.deepcopy(self.bias, memo)
+        return _FusedLinear(copy.deepcopy(self.weight, memo), bias, self.relu, self.batch)
 
 
 class _FlattenChannelsLast(nn.Module):
