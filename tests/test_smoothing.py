@@ -259,6 +259,47 @@ def test_bf16_votes_agree_with_fp32_on_a_trained_model(mnist, trained_k45):
     assert torch.equal(c32.argmax(1)[clear], c16.argmax(1)[clear])
 
 
+def test_bf16_on_an_amx_cpu_runs_fused_layers_and_fp32_the_model_as_written(monkeypatch):
+    from randablate.models import build_model
+
+    base = build_model("cnn", 2, 10)
+    enc = get_encoding("multichannel", 1)
+
+    def layers(precision: str, amx: bool, **kwargs) -> list[str]:
+        monkeypatch.setattr(smoothing, "fused_inference_helps", lambda: amx)
+        model = Smoothed(base, 45, enc, 10, precision=precision, device="cpu", **kwargs)
+        assert model.channels_last
+        return [type(layer).__name__ for layer in model.model]
+
+    plain = ["Conv2d", "ReLU", "Conv2d", "ReLU", "Flatten", "Linear", "ReLU", "Linear"]
+    if torch.backends.mkldnn.is_available():
+        assert layers("bf16", amx=True)[:3] == ["_FusedConv", "_FusedConv", "_FlattenChannelsLast"]
+    assert layers("bf16", amx=False)[:8] == plain  # no AMX: the plain bf16 model
+    assert layers("fp32", amx=True)[:8] == plain  # fp32 is never fused: bit for bit as before
+    assert layers("bf16", amx=True, compile=True)[:8] == plain  # compile fuses on its own
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
+def test_fused_bf16_votes_match_plain_bf16_votes_on_a_trained_model(
+    mnist, trained_k45, monkeypatch
+):
+    images, _ = mnist["test"]
+    x = images[:12]
+    seeds = [200 + i for i in range(len(x))]
+    enc = get_encoding("multichannel", 1)
+    counts = {}
+    for fused in (True, False):
+        monkeypatch.setattr(smoothing, "fused_inference_helps", lambda fused=fused: fused)
+        model = Smoothed(trained_k45, 45, enc, 10, precision="bf16", device="cpu")
+        assert (type(model.model[0]).__name__ == "_FusedConv") == fused
+        counts[fused] = model.counts(x, 1000, seeds)
+        assert torch.equal(counts[fused], model.counts(x, 1000, seeds))  # deterministic
+    # Same keep-sets, logits that differ by bf16 rounding: a vote moves only on a near tie.
+    moved = (counts[True] - counts[False]).abs().sum(1) / 2
+    assert moved.max() <= 10, moved
+    assert (counts[True].sum(1) == 1000).all()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_counts_match_cpu_counts():
     base = KeptAmong([1, 2, 3, 500])

@@ -26,7 +26,7 @@ from .certification import SamplingScheme, certify_counts, scheme_record
 from .devices import DeviceGrant, default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz
-from .models import load_model
+from .models import fuse_for_cpu, fused_inference_helps, load_model
 from .names import check_precision
 from .seeding import derive_seed
 from .streams import SeedsArg, Streams, as_streams
@@ -46,12 +46,16 @@ def cpu_forward_batch() -> int:
 _log = logging.getLogger(__name__)
 
 
-def _base_on(base: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+def _base_on(
+    base: nn.Module, device: torch.device, dtype: torch.dtype, fuse: bool = True
+) -> nn.Module:
     """`base` in eval mode on `device` in `dtype`; a copy only where a conversion is needed.
 
     The copy is also laid out channels-last (faster convolutions on the CPU and on tensor
     cores); a model that already sits on the GPU in the right dtype is used as it is, not
-    duplicated in GPU memory.
+    duplicated in GPU memory. With `fuse`, bf16 on a CPU with AMX runs each layer with its ReLU
+    in one oneDNN call where the model allows (`models.fuse_for_cpu`); fp32 is never fused, so
+    its votes stay those of the model as written.
     """
     params = list(base.parameters()) + list(base.buffers())
     in_place = device.type != "cpu" and all(
@@ -60,7 +64,10 @@ def _base_on(base: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Mo
     if in_place:
         return base.eval()
     model = copy.deepcopy(base).eval().to(device=device, dtype=dtype)
-    return model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
+    if fuse and device.type == "cpu" and dtype == torch.bfloat16 and fused_inference_helps():
+        return fuse_for_cpu(model, cpu_forward_batch()) or model
+    return model
 
 
 def _channels_last(model: nn.Module) -> bool:
@@ -110,7 +117,7 @@ class Smoothed:
         self.device = torch.device(device) if device is not None else default_device()
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())
-        self.model = _base_on(base, self.device, self.dtype)
+        self.model = _base_on(base, self.device, self.dtype, fuse=not compile)
         self.channels_last = _channels_last(self.model)
         # On the CPU an uncompiled model runs in passes that fit in cache; a compiled one pays
         # a per-call overhead and fuses the ReLUs, so it takes whole batches.
