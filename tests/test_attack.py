@@ -567,7 +567,7 @@ def test_dry_run_of_table2_with_the_smoothed_attack_on_a_subset(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda a: a.update(k=900), "900 is greater than the maximum of 784"),
+        (lambda a: a.update(k=900), "attack.k = 900; expected at most d = 784"),
         (lambda a: a.update(decision="fast"), "'fast' is not one of ['sequential', 'full']"),
         (lambda a: a.update(delta=0), "0 is less than or equal to the minimum of 0"),
         (lambda a: a.update(num_images=20000), "attack.num_images = 20000; expected at most"),
