@@ -10,7 +10,6 @@ from typing import Any
 
 from .attack import AttackSettings, attack_images
 from .data import load_eval_images
-from .files import discard_if_older
 from .smoothing import GrantedSmoothed
 
 
@@ -35,8 +34,7 @@ def attack_shard_and_save(
     logging.getLogger("git").setLevel(logging.WARNING)  # Foolbox's GitPython: not used
     start, stop = positions
     checkpoint = Path(checkpoint_path)
-    if discard_if_older(checkpoint, model.model_path):
-        log.info("removed %s: it predates the model", checkpoint)
+    model.discard_stale(checkpoint, log)
     images, labels, indices = load_eval_images(data, start, stop)
     attack_settings = AttackSettings(**settings)
     log.info("k=%d images %d..%d settings=%s", model.k, start, stop - 1, attack_settings)

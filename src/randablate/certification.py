@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,6 @@ class SamplingScheme:
     predict_from: str | None = None  # the stage whose counts predict (None: no prediction)
     select: str = "select"  # the stage whose counts choose the class
     bound: str = "bound"  # the stage whose counts bound the chosen class's probability
-    # the stages, checked, as a plain dict (built from `samples`)
-    stages: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         stages = {str(stage): int(n) for stage, n in self.samples.items()}
@@ -56,8 +54,12 @@ class SamplingScheme:
             raise ValueError(f"the votes have no {self.predict_from!r} stage to predict from")
         if any(n < 1 for n in stages.values()):
             raise ValueError(f"every stage needs >= 1 sample, got {stages}")
-        object.__setattr__(self, "stages", stages)
-        object.__setattr__(self, "samples", dict(stages))
+        object.__setattr__(self, "samples", stages)
+
+    @property
+    def stages(self) -> dict[str, int]:
+        """The stages, checked, as a plain dict: stage -> samples per image, in drawing order."""
+        return self.samples
 
     def describe(self) -> dict[str, object]:
         """The scheme as plain data (what `scheme_record` writes)."""

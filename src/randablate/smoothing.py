@@ -25,7 +25,7 @@ from .ablation import keep_masks_from_streams, kept_pixels_from_streams
 from .certification import SamplingScheme, certify_counts, scheme_record
 from .devices import DeviceGrant, default_device
 from .encoding import Encoding, get_encoding
-from .files import ResumableNpz
+from .files import ResumableNpz, discard_if_older
 from .models import fuse_for_cpu, fused_inference_helps, load_model
 from .names import check_precision
 from .seeding import derive_seed
@@ -262,7 +262,6 @@ class Smoothed:
         pipeline's `count_votes` draws them, `stage_seeds`). The certificate comes from the
         counts by `certification.certify_counts`, as the pipeline's certificate table does.
         """
-        self.check_images(x)
         scheme = SamplingScheme({"select": n0, "bound": n})
         counts = self.count_stages(x, scheme.stages, seeds)
         d = x.shape[-2] * x.shape[-1]
@@ -404,6 +403,11 @@ class GrantedSmoothed:
     precision: str
     grant: DeviceGrant
     compile: bool = False
+
+    def discard_stale(self, checkpoint: str | os.PathLike, log: logging.Logger) -> None:
+        """Delete a job's checkpoint if it predates the model file (`files.discard_if_older`)."""
+        if discard_if_older(checkpoint, self.model_path):
+            log.info("removed %s: it predates the model", checkpoint)
 
     @contextlib.contextmanager
     def open(self, log: logging.Logger | None = None) -> Iterator[tuple[Smoothed, dict]]:

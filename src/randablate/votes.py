@@ -11,7 +11,6 @@ from typing import Any
 from .certification import SamplingScheme
 from .data import load_eval_images
 from .devices import DeviceGrant
-from .files import discard_if_older
 from .seeding import vote_seed
 from .smoothing import GrantedSmoothed, count_votes
 
@@ -46,15 +45,14 @@ def votes_job(
     log = log or logging.getLogger(__name__)
     start, stop = positions
     partial = Path(checkpoint_path)
-    if discard_if_older(partial, model_path):
-        log.info("removed %s: it predates the model", partial)
+    model = GrantedSmoothed(
+        model_path, k, settings["batch_size"], settings["precision"], grant, compile
+    )
+    model.discard_stale(partial, log)
     images, labels, indices = load_eval_images(data, start, stop)
     scheme = SamplingScheme(settings["stages"], settings.get("predict_from"))
     seed = vote_seed(base_seed, run, dataset, encoding, arch, k)
     log.info("k=%d images %d..%d scheme=%s run=%s", k, start, stop - 1, scheme.describe(), run)
-    model = GrantedSmoothed(
-        model_path, k, settings["batch_size"], settings["precision"], grant, compile
-    )
     with model.open(log) as (smoothed, _):
         count_votes(
             smoothed,
