@@ -75,12 +75,17 @@ def forward_flops(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
 
 
 def matmul_rate(device: str, dtype: torch.dtype, size: int = 4096, repeats: int = 5) -> float:
-    """Best FLOP/s of a size x size matrix product on `device` in `dtype`."""
+    """Best FLOP/s of a size x size matrix product on `device` in `dtype`.
+
+    The product writes into one preallocated matrix: a fresh 4096 x 4096 result each call would
+    add the cost of its memory (on the CPU, page faults on 32 MB) to the floor.
+    """
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
+    out = torch.empty(size, size, device=device, dtype=dtype)
 
     def product():
-        a @ b
+        torch.matmul(a, b, out=out)
         if device == "cuda":
             torch.cuda.synchronize()
 
