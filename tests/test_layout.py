@@ -262,3 +262,18 @@ def test_layout_imports_without_torch():
     code = f"import sys, randablate.layout; print(sorted({heavy} & set(sys.modules)))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_table1_s_reference_files_name_every_k_of_table1():
+    files = layout.reference_table1_files(changed(table1={"k": [5, 100]}))
+    assert files == [
+        "reference/mnist-table1/summary.csv",
+        "reference/mnist-table1/scorecard.csv",
+        "reference/mnist-table1/table1.csv",
+        "reference/mnist-table1/provenance.yaml",
+        "reference/mnist-table1/certificates_k5.csv.gz",
+        "reference/mnist-table1/certificates_k100.csv.gz",
+        "reference/mnist-table1/training_k5.csv",
+        "reference/mnist-table1/training_k100.csv",
+    ]
+    assert len(layout.reference_table1_files(PAPER)) == 4 + 2 * 20

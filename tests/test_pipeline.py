@@ -233,3 +233,15 @@ def test_gpu_profile_trains_table1_in_one_job_at_the_papers_settings(tmp_path):
     assert counts["train_group_k5_to_k100"] == 1 and "train" not in counts
     assert counts["votes_shard"] == 400 and counts["table1"] == 1
     assert "results/gpu/models/mnist/multichannel/cnn/k45/model.pt" in run.stdout
+    # the paper's settings but bf16, which the profile lists as its one departure
+    overrides = yaml.safe_load((REPO / "profiles/gpu/overrides.yaml").read_text())
+    assert len(overrides["departures"]) == 1 and "bf16" in overrides["departures"][0]
+    assert overrides["table1"] == {"precision": "bf16"}
+    assert overrides["training"] == {"group_size": 20, "mnist": {"precision": "bf16"}}
+    # its export: all 20 rows of Table 1 as reference/mnist-table1, from the same jobs
+    export = "reference/mnist-table1/summary.csv"
+    run = snakemake(tmp_path, "--profile", str(REPO / "profiles/gpu"), export, "-n")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    assert counts["reference_table1_export"] == 1 and counts["certificates"] == 20
+    assert counts["votes_shard"] == 400 and counts["train_group_k5_to_k100"] == 1

@@ -46,7 +46,10 @@ __all__ = [
     "PAPER_TABLES",
     "PROVENANCE",
     "REFERENCE_COPIES",
+    "REFERENCE_SCORECARD",
     "REFERENCE_SUMMARY",
+    "REFERENCE_TABLE1_COPIES",
+    "REFERENCE_TABLE1_DIR",
     "REFERENCE_TABLE2_COPIES",
     "REFERENCE_TABLE2_SUMMARY",
     "REFERENCE_UNPROTECTED",
@@ -81,7 +84,9 @@ __all__ = [
     "reference_certificates_name",
     "reference_dir",
     "reference_files",
+    "reference_k_name",
     "reference_smoothed_attack_name",
+    "reference_table1_files",
     "reference_table2_files",
     "reference_training_name",
     "result",
@@ -492,9 +497,10 @@ def default_targets(config: Config) -> list[str]:
 # --- the reference run's checked-in files --------------------------------------------------------
 
 REFERENCE_SUMMARY = "summary.csv"
+REFERENCE_SCORECARD = "scorecard.csv"
 # Files copied as they are, under these names (reference_export: Table 1, Table 8, the scorecard
 # and the provenance; reference_table2: Table 2 and the unprotected CNN's per-image attack).
-REFERENCE_COPIES = ("table1.csv", "table8.csv", "scorecard.csv", "provenance.yaml")
+REFERENCE_COPIES = ("table1.csv", "table8.csv", REFERENCE_SCORECARD, "provenance.yaml")
 REFERENCE_TABLE2_SUMMARY = "summary_table2.csv"
 REFERENCE_TABLE2_COPIES = ("table2.csv", "attack_unprotected_cnn.csv")
 REFERENCE_UNPROTECTED = "unprotected_cnn"  # the unprotected CNN's name in training_<name>.csv
@@ -526,6 +532,25 @@ def reference_files(config: Config) -> list[str]:
     names += [reference_certificates_name(e) for e in ENCODINGS]
     names += [reference_training_name(e) for e in ENCODINGS]
     return [f"{reference_dir(config)}/{name}" for name in names]
+
+
+# Table 1 at the paper's settings, all of its rows (profiles/gpu; reference_table1_export): the
+# summary and scorecard of Table 1's cells, and each k's certificates and training history.
+REFERENCE_TABLE1_DIR = "reference/mnist-table1"
+REFERENCE_TABLE1_COPIES = ("table1.csv", "provenance.yaml")
+
+
+def reference_k_name(k: int) -> str:
+    """An exported Table 1 model's name in certificates_<name> and training_<name>: k<k>."""
+    return f"k{k}"
+
+
+def reference_table1_files(config: Config) -> list[str]:
+    """The files reference_table1_export writes, for every k of table1.k."""
+    names = [REFERENCE_SUMMARY, REFERENCE_SCORECARD, *REFERENCE_TABLE1_COPIES]
+    names += [reference_certificates_name(reference_k_name(k)) for k in config["table1"]["k"]]
+    names += [reference_training_name(reference_k_name(k)) for k in config["table1"]["k"]]
+    return [f"{REFERENCE_TABLE1_DIR}/{name}" for name in names]
 
 
 def reference_table2_files(config: Config) -> list[str]:

@@ -31,6 +31,7 @@ __all__ = [
     "export_files",
     "export_reference",
     "median_interval",
+    "paper_values",
     "reference_summary",
 ]
 
@@ -55,6 +56,14 @@ def median_interval(robustness: np.ndarray, confidence: float = 0.95) -> tuple[f
 def _median_text(value: float) -> float:
     """A median of minus infinity (the median image is not certified) as NaN, the paper's N/A."""
     return math.nan if value == -math.inf else value
+
+
+def paper_values(cells: pd.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
+    """The paper's printed values in a tables' cells file, by (table, row), then quantity."""
+    paper: dict[tuple[str, str], dict[str, float]] = {}
+    for cell in cells.to_dict("records"):
+        paper.setdefault((cell["table"], cell["row"]), {})[cell["quantity"]] = cell["paper"]
+    return paper
 
 
 def reference_summary(

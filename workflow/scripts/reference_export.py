@@ -3,16 +3,14 @@
 from randablate.datasets import DATASETS
 from randablate.jobs import job_log
 from randablate.names import ENCODINGS
-from randablate.reference import export_reference, reference_summary
+from randablate.reference import export_reference, paper_values, reference_summary
 from randablate.scorecard import read_cells
 from randablate.tables import K_ROW, TABLE8_ROW, read_certificates
 
 with job_log(snakemake, "exporting the reference run failed") as log:
     p, inp = snakemake.params, snakemake.input
     certs = dict(zip(ENCODINGS, inp.certificates, strict=True))
-    paper = {}
-    for cell in read_cells(inp.cells).to_dict("records"):
-        paper.setdefault((cell["table"], cell["row"]), {})[cell["quantity"]] = cell["paper"]
+    paper = paper_values(read_cells(inp.cells))
     rows = {("table1", K_ROW.format(k=p.k)): read_certificates(certs["multichannel"])}
     for encoding, path in certs.items():
         row = TABLE8_ROW.format(dataset=DATASETS["mnist"].title, k=p.k, encoding=encoding)
