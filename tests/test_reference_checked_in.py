@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
+from reference_cells import assert_summary_cells
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -73,26 +74,9 @@ def test_summary_cells_are_the_certificates_and_the_paper_values_are_the_papers(
     assert len(summary) == 3 * len(rows) and (summary["images"] == IMAGES).all()
     for (table, row), (encoding, paper) in rows.items():
         certs = pd.read_csv(REFERENCE / f"certificates_{encoding}.csv.gz")
+        assert len(certs) == IMAGES
         ours = summary[(summary["table"] == table) & (summary["row"] == row)]
-        ours = ours.set_index("quantity")
-        robustness = np.sort(certs["robustness"].to_numpy())[::-1]
-        recomputed = {
-            "accuracy_pct": 100 * (certs["prediction"] == certs["label"]).mean(),
-            "abstained_pct": 100 * (certs["prediction"] == -1).mean(),
-            "median_certified_robustness_pixels": robustness[IMAGES // 2 - 1],
-        }
-        for quantity, value in recomputed.items():
-            assert ours.loc[quantity, "ours"] == pytest.approx(value), (row, quantity)
-            assert ours.loc[quantity, "paper"] == pytest.approx(float(paper[quantity]))
-            low, high = ours.loc[quantity, ["ours_low", "ours_high"]]
-            assert low <= value <= high
-            inside = low - 1e-9 <= float(paper[quantity]) <= high + 1e-9
-            assert bool(ours.loc[quantity, "paper_inside"]) == inside
-        for quantity in ("accuracy_pct", "abstained_pct"):
-            count = round(recomputed[quantity] * IMAGES / 100)
-            interval = proportion_confint(count, IMAGES, alpha=0.05, method="beta")
-            expected = [100 * bound for bound in interval]
-            assert ours.loc[quantity, ["ours_low", "ours_high"]].tolist() == pytest.approx(expected)
+        assert_summary_cells(ours.set_index("quantity"), certs, paper)
 
 
 def test_tables_and_scorecard_agree_with_the_summary():

@@ -6,13 +6,12 @@ the certificates the pipeline wrote, and its copies are compared byte for byte.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 from conftest import REPO, snakemake
-from statsmodels.stats.proportion import proportion_confint
+from reference_cells import assert_summary_cells
 
 from randablate import layout
 from randablate.names import PAPER_DIR
@@ -50,28 +49,12 @@ def test_summary_cells_are_recomputed_from_the_certificates(exported):
         results = exported / f"results/certificates/mnist/multichannel/cnn/k{k}/standard.csv"
         certs = pd.read_csv(results)
         ours = summary[summary["row"] == f"k={k}"].set_index("quantity")
-        robustness = np.sort(certs["robustness"].to_numpy())[::-1]
-        recomputed = {
-            "accuracy_pct": 100 * (certs["prediction"] == certs["label"]).mean(),
-            "abstained_pct": 100 * (certs["prediction"] == -1).mean(),
-            "median_certified_robustness_pixels": robustness[IMAGES // 2 - 1],
-        }
-        for quantity, value in recomputed.items():
-            if np.isfinite(value):
-                assert ours.loc[quantity, "ours"] == pytest.approx(value), (k, quantity)
-            else:  # the median image is not certified: the paper's N/A
-                assert np.isnan(ours.loc[quantity, "ours"])
-            assert ours.loc[quantity, "paper"] == pytest.approx(paper.loc[k, quantity])
-        for quantity in ("accuracy_pct", "abstained_pct"):
-            count = round(recomputed[quantity] * IMAGES / 100)
-            low, high = proportion_confint(count, IMAGES, alpha=0.05, method="beta")
-            interval = ours.loc[quantity, ["ours_low", "ours_high"]].tolist()
-            assert interval == pytest.approx([100 * low, 100 * high])
+        assert_summary_cells(ours, certs, paper.loc[k])
         exported_certs = pd.read_csv(out / f"certificates_k{k}.csv.gz")
         assert exported_certs["index"].tolist() == certs["index"].tolist()
-        for column in ("label", "guess", "radius", "prediction", "bound_0"):
-            if column in certs:
-                assert exported_certs[column].tolist() == certs[column].tolist(), column
+        counts = [f"{stage}_{c}" for stage in ("select", "bound") for c in range(10)]
+        for column in ("label", "guess", "radius", "robustness", "prediction", *counts):
+            assert exported_certs[column].tolist() == certs[column].tolist(), column
 
 
 def test_copies_scorecard_and_training_histories(exported):
