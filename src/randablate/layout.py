@@ -35,10 +35,12 @@ __all__ = [
     "CERTIFICATES_COMPARED",
     "CERTIFICATE_TABLES",
     "CERTIFIED_ACCURACY",
+    "COMPUTE_JOBS",
     "DISCUSSION",
     "DISCUSSION_IMAGENET",
     "FIGURE",
     "FPA",
+    "GPU_JOBS",
     "IMAGENET_SUBSET",
     "L0_COMPARED",
     "MODEL",
@@ -75,6 +77,8 @@ __all__ = [
     "imagenet_available",
     "imagenet_dir",
     "job_paths",
+    "job_resources",
+    "job_threads",
     "mnist_files",
     "model_paths",
     "prediction_stage",
@@ -124,6 +128,12 @@ REPRODUCTION = "tables/reproduction"
 ATTACK_SOUNDNESS = "tables/attack_soundness"
 PROVENANCE = "provenance"
 
+# The jobs of each compute.<job> config section: training, votes (and base accuracy) and attacks
+# take a GPU (Snakemake's resource gpu=1); "light" is every job without one (data, gathering
+# shards, certificates, tables, figures, provenance).
+GPU_JOBS = ("attack", "train", "votes")
+COMPUTE_JOBS = (*GPU_JOBS, "light")
+
 # The paper's printed tables under names.PAPER_DIR, by number.
 PAPER_TABLES = {
     1: "table1_mnist_certificates.csv",
@@ -170,6 +180,24 @@ def job_paths(
         benchmark=f"logs/benchmarks/{results}/{at}.tsv",
         stem=f"{results}/{stem}",
     )
+
+
+def _compute_section(config: Config, job: str) -> Mapping[str, Any]:
+    """The config section compute.<job> of a job kind (one of COMPUTE_JOBS)."""
+    if job not in COMPUTE_JOBS:
+        raise ValueError(f"no job kind {job!r}: expected one of {', '.join(COMPUTE_JOBS)}")
+    return config["compute"][job]
+
+
+def job_threads(config: Config, job: str) -> int:
+    """The CPU threads of a `job` kind's jobs (compute.<job>.threads)."""
+    return _compute_section(config, job)["threads"]
+
+
+def job_resources(config: Config, job: str) -> dict[str, int]:
+    """Snakemake resources of a `job` kind's jobs: gpu=1 for GPU_JOBS, compute.<job>.mem_mb."""
+    gpu = {"gpu": 1} if job in GPU_JOBS else {}
+    return gpu | {"mem_mb": _compute_section(config, job)["mem_mb"]}
 
 
 def result(config: Config, path: str) -> str:

@@ -20,8 +20,9 @@ rule certificates_compared:
         COMPARED.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         k=lambda wildcards: section(wildcards.dataset)["k"],
         alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
@@ -46,8 +47,9 @@ rule figure_certificates_compared:
         FIGURE_COMPARED.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **DATASET_FIGURE,
         alpha=lambda wildcards: section(wildcards.dataset)["alpha"],

@@ -38,8 +38,9 @@ rule figure_certified_accuracy:
         CERTIFIED_ACCURACY.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **DATASET_FIGURE,
         k=lambda wildcards: section(wildcards.dataset)["k"],
@@ -67,8 +68,9 @@ rule figure1:
         FIGURES[1].benchmark
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **MNIST_FIGURE[1],
         samples=config["figures"]["figure1_samples"],

@@ -26,8 +26,9 @@ for dataset, number in layout.CERTIFICATE_TABLES.items():
             TABLES[number].benchmark
         conda:
             "../envs/analysis.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=2000,
+            **job_resources("light"),
         params:
             k=section(dataset)["k"],
             alpha=section(dataset)["alpha"],
@@ -64,8 +65,9 @@ for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items():
             TABLES[number].benchmark
         conda:
             "../envs/analysis.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=1000,
+            **job_resources("light"),
         params:
             k=config["base_accuracy"]["k"],
             scale=config["scale"],
@@ -100,8 +102,9 @@ rule table7:
         TABLES[7].benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         datasets=["MNIST", "ImageNet"],
         k=[config["table7"]["mnist_k"], config["table7"]["imagenet_k"]],
@@ -128,8 +131,9 @@ rule table8:
         TABLES[8].benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         rows=[
             [DATASETS[dataset].title, k, encoding]
@@ -158,8 +162,9 @@ rule discussion_imagenet:
         DISCUSSION_IMAGENET.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         k=config["table6"]["k"],
     script:
@@ -187,8 +192,9 @@ rule reproduction:
         REPRODUCTION.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         tolerance=config["scorecard"],
         scale=config["scale"],
@@ -224,8 +230,9 @@ rule reference_export:
         "logs/benchmarks/reference/export.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
         k=config["table8"]["mnist_k"],
@@ -252,8 +259,9 @@ rule reference_table2:
         "logs/benchmarks/reference/table2.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
         k=config["attack"]["k"],
