@@ -64,7 +64,10 @@ def test_job_paths_put_the_log_and_benchmark_at_the_output_s_stem():
         benchmark="logs/benchmarks/results/quick/tables/table1.tsv",
         stem="results/quick/tables/table1",
     )
-    assert table1.file(".cells.csv") == "results/quick/tables/table1.cells.csv"
+    assert table1.file("_curves.csv") == "results/quick/tables/table1_curves.csv"
+    # the cells the scorecard reads beside a table, from its job's paths or from its file
+    assert table1.cells == "results/quick/tables/table1.cells.csv"
+    assert layout.cells_file(table1.output) == table1.cells
     train = layout.job_paths("results", f"{layout.MODELS}/model", ".pt", job="train")
     filled = {"dataset": "mnist", "encoding": "mean", "arch": "cnn", "k": 45}
     assert train.output.format(**filled) == "results/models/mnist/mean/cnn/k45/model.pt"

@@ -31,6 +31,7 @@ __all__ = [
     "ATTACK_SOUNDNESS",
     "BASE_ACCURACY",
     "BASE_ACCURACY_TABLES",
+    "CELLS",
     "CERTIFICATES",
     "CERTIFICATES_COMPARED",
     "CERTIFICATE_TABLES",
@@ -66,6 +67,7 @@ __all__ = [
     "balanced_range",
     "built_figures",
     "built_tables",
+    "cells_file",
     "cifar10_available",
     "cifar10_files",
     "data_dirs",
@@ -127,6 +129,8 @@ DISCUSSION_IMAGENET = "tables/discussion_imagenet"
 REPRODUCTION = "tables/reproduction"
 ATTACK_SOUNDNESS = "tables/attack_soundness"
 PROVENANCE = "provenance"
+# Beside each table that the scorecard reads, its cells (JobPaths.cells, cells_file).
+CELLS = ".cells.csv"
 
 # The jobs of each compute.<job> config section: training, votes (and base accuracy) and attacks
 # take a GPU (Snakemake's resource gpu=1); "light" is every job without one (data, gathering
@@ -161,8 +165,18 @@ class JobPaths:
     stem: str  # the output without its suffix
 
     def file(self, suffix: str) -> str:
-        """Another output of the job, beside `output`: its stem with `suffix` (".cells.csv")."""
+        """Another output of the job, beside `output`: its stem with `suffix` ("_curves.csv")."""
         return f"{self.stem}{suffix}"
+
+    @property
+    def cells(self) -> str:
+        """A table's cells, beside it (cells_file)."""
+        return self.file(CELLS)
+
+
+def cells_file(table: str) -> str:
+    """The cells beside a table (<stem>.cells.csv): each of its numbers beside the paper's."""
+    return table.removesuffix(".csv") + CELLS
 
 
 def job_paths(

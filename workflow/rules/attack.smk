@@ -71,7 +71,7 @@ rule table2:
             "Table 2: Pointwise attack on MNIST",
             table="Table 2",
         ),
-        cells=TABLE2.file(".cells.csv"),
+        cells=TABLE2.cells,
     log:
         TABLE2.log,
     benchmark:

@@ -142,6 +142,16 @@ def section(dataset):
     return layout.section(config, dataset)
 
 
+def section_value(key):
+    """Params function: `key` of the {dataset}'s certification settings (its config section)."""
+    return lambda wildcards: section(wildcards.dataset)[key]
+
+
+def output_dir(wildcards, output):
+    """Params function: the directory of the job's first output."""
+    return os.path.dirname(output[0])
+
+
 def scheme_value(key):
     """Param or input function: `key` of the job's sampling scheme (layout.sampling_scheme)."""
     scheme = by_wildcards(layout.sampling_scheme, "dataset", "sampling")

@@ -24,8 +24,8 @@ rule certificates_compared:
     resources:
         **job_resources("light"),
     params:
-        k=lambda wildcards: section(wildcards.dataset)["k"],
-        alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+        k=section_value("k"),
+        alpha=section_value("alpha"),
     script:
         "../scripts/certificates_compared.py"
 
@@ -52,6 +52,6 @@ rule figure_certificates_compared:
         **job_resources("light"),
     params:
         **DATASET_FIGURE,
-        alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+        alpha=section_value("alpha"),
     script:
         "../scripts/figure_certificates_compared.py"

@@ -11,7 +11,7 @@ rule mnist:
     resources:
         **job_resources("light"),
     params:
-        directory=lambda wildcards, output: os.path.dirname(output[0]),
+        directory=output_dir,
         source_dir=config["mnist"]["source_dir"],
     script:
         "../scripts/mnist.py"

@@ -63,7 +63,7 @@ rule discussion:
             scale=False,
             table="Discussion: information and one-pixel limits",
         ),
-        cells=DISCUSSION.file(".cells.csv"),
+        cells=DISCUSSION.cells,
     log:
         DISCUSSION.log,
     benchmark:

@@ -3,7 +3,7 @@ CERTIFIED_ACCURACY = paths(layout.CERTIFIED_ACCURACY, ".png")
 DATASET_FIGURE = dict(
     name=lambda wildcards: DATASETS[wildcards.dataset].title,
     images=lambda wildcards: num_images(config, wildcards.dataset),
-    n=lambda wildcards: section(wildcards.dataset)["n"],
+    n=section_value("n"),
     scale=config["scale"],
 )
 # The params of Figures 1 and 4: the MNIST folder, figure<number>_k and _image, the seed.
@@ -43,7 +43,7 @@ rule figure_certified_accuracy:
         **job_resources("light"),
     params:
         **DATASET_FIGURE,
-        k=lambda wildcards: section(wildcards.dataset)["k"],
+        k=section_value("k"),
     script:
         "../scripts/figure_certified_accuracy.py"
 

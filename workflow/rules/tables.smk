@@ -19,7 +19,7 @@ for dataset, number in layout.CERTIFICATE_TABLES.items():
                 f"Table {number}: {DATASETS[dataset].title} certificates",
                 table=f"Table {number}",
             ),
-            cells=TABLES[number].file(".cells.csv"),
+            cells=TABLES[number].cells,
         log:
             TABLES[number].log,
         benchmark:
@@ -58,7 +58,7 @@ for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items():
                 "Tables 4 and 5: CIFAR-10 base classifiers",
                 table=f"Table {number} ({arch_name})",
             ),
-            cells=TABLES[number].file(".cells.csv"),
+            cells=TABLES[number].cells,
         log:
             TABLES[number].log,
         benchmark:
@@ -95,7 +95,7 @@ rule table7:
             "Table 7: comparison with Lee et al.",
             table="Table 7",
         ),
-        cells=TABLES[7].file(".cells.csv"),
+        cells=TABLES[7].cells,
     log:
         TABLES[7].log,
     benchmark:
@@ -124,7 +124,7 @@ rule table8:
         table=reported(
             TABLES[8].output, "table8", "Table 8: NULL encodings", table="Table 8"
         ),
-        cells=TABLES[8].file(".cells.csv"),
+        cells=TABLES[8].cells,
     log:
         TABLES[8].log,
     benchmark:
@@ -155,7 +155,7 @@ rule discussion_imagenet:
             "Table 6: ImageNet certificates",
             table="Discussion: ImageNet medians",
         ),
-        cells=DISCUSSION_IMAGENET.file(".cells.csv"),
+        cells=DISCUSSION_IMAGENET.cells,
     log:
         DISCUSSION_IMAGENET.log,
     benchmark:
@@ -175,8 +175,7 @@ rule reproduction:
     input:
         # each table's cells, written beside it
         cells=lambda wildcards: [
-            table.removesuffix(".csv") + ".cells.csv"
-            for table in layout.built_tables(config).values()
+            layout.cells_file(table) for table in layout.built_tables(config).values()
         ],
     output:
         table=reported(
@@ -219,7 +218,7 @@ rule reference_export:
         table1=TABLES[1].output,
         table8=TABLES[8].output,
         # the paper's values of the exported rows
-        cells=[TABLES[1].file(".cells.csv"), TABLES[8].file(".cells.csv")],
+        cells=[TABLES[1].cells, TABLES[8].cells],
         scorecard=REPRODUCTION.output,
         provenance=PROVENANCE.output,
     output:
@@ -234,7 +233,7 @@ rule reference_export:
     resources:
         **job_resources("light"),
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
         k=config["table8"]["mnist_k"],
         confidence=config["scorecard"]["confidence"],
     script:
@@ -263,7 +262,7 @@ rule reference_table2:
     resources:
         **job_resources("light"),
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
         k=config["attack"]["k"],
         baseline_k=config["attack"]["baseline_k"],
         confidence=config["scorecard"]["confidence"],
