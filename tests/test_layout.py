@@ -302,7 +302,7 @@ RULE = re.compile(r"^ *rule(?: \w+)?:$", re.M)
 
 
 def rules_sized_off_their_job_kind(files: dict[str, str]) -> list[str]:
-    """Each rule (but `all`) that does not take its threads and resources from one job kind."""
+    """Each rule (but `all`) not sized by one job kind (threads, resources, a GPU job's lock)."""
     faults = []
     for name, text in files.items():
         starts = [m.start() for m in RULE.finditer(text)] + [len(text)]
@@ -312,12 +312,14 @@ def rules_sized_off_their_job_kind(files: dict[str, str]) -> list[str]:
                 continue
             threads = re.findall(r"^ *threads: job_threads\(\"(\w+)\"\)$", body, re.M)
             resources = re.findall(r"^ *resources:\n *\*\*job_resources\(\"(\w+)\"\),$", body, re.M)
-            if len(threads) != 1 or threads != resources or "mem_mb" in body:
+            sized = len(threads) == 1 and threads == resources and "mem_mb" not in body
+            # a GPU job takes its GPU through the lock files, and only a GPU job does
+            if not sized or ("**GPU_LOCK," in body) != (threads[0] in layout.GPU_JOBS):
                 faults.append(f"{name}: {body.strip().splitlines()[0]}")
     return faults
 
 
-@pytest.mark.parametrize("planted", [None, "figure", "threads"])
+@pytest.mark.parametrize("planted", [None, "figure", "threads", "lock"])
 def test_every_rule_takes_threads_and_resources_from_its_job_kind(planted):
     files = {path.name: path.read_text() for path in (REPO / "workflow/rules").glob("*.smk")}
     files["Snakefile"] = (REPO / "workflow/Snakefile").read_text()
@@ -329,6 +331,10 @@ def test_every_rule_takes_threads_and_resources_from_its_job_kind(planted):
     elif planted == "threads":  # a GPU job's resources with the light jobs' threads
         files["votes.smk"] = files["votes.smk"].replace(
             'threads: job_threads("votes")', 'threads: job_threads("light")', 1
+        )
+    elif planted == "lock":  # a GPU job that takes its lock file but not compute.jobs_per_gpu
+        files["l0compared.smk"] = files["l0compared.smk"].replace(
+            "**GPU_LOCK,", 'lock_dir=config["compute"]["gpu_lock_dir"],', 1
         )
 
     def check() -> None:

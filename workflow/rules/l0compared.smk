@@ -19,12 +19,12 @@ rule fpa_train:
     resources:
         **job_resources("train"),
     params:
+        **GPU_LOCK,
         checkpoints=f"{FPA_DIR}/checkpoints",
         data=data_params,
         order=config["fpa"]["order"],
         training=config["fpa"]["training"],
         seed=config["seed"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
         repo=str(REPO),
     script:
         "../scripts/fpa_train.py"
@@ -46,10 +46,10 @@ rule fpa_votes:
     resources:
         **job_resources("votes"),
     params:
+        **GPU_LOCK,
         data=eval_data_params,
         batch_size=config["fpa"]["batch_size"],
         precision=config["fpa"]["precision"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
     script:
         "../scripts/fpa_votes.py"
 
