@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
-from conftest import CONFIG, REPO
+from conftest import CONFIG, REPO, holds_unless_planted
 
 from randablate import layout
 
@@ -62,7 +64,10 @@ def test_job_paths_put_the_log_and_benchmark_at_the_output_s_stem():
         benchmark="logs/benchmarks/results/quick/tables/table1.tsv",
         stem="results/quick/tables/table1",
     )
-    assert table1.file(".cells.csv") == "results/quick/tables/table1.cells.csv"
+    assert table1.file("_curves.csv") == "results/quick/tables/table1_curves.csv"
+    # the cells the scorecard reads beside a table, from its job's paths or from its file
+    assert table1.cells == "results/quick/tables/table1.cells.csv"
+    assert layout.cells_file(table1.output) == table1.cells
     train = layout.job_paths("results", f"{layout.MODELS}/model", ".pt", job="train")
     filled = {"dataset": "mnist", "encoding": "mean", "arch": "cnn", "k": 45}
     assert train.output.format(**filled) == "results/models/mnist/mean/cnn/k45/model.pt"
@@ -255,6 +260,87 @@ def test_data_files_and_params_of_each_data_set():
         "count": None,
         "seed": 0,
     }
+
+
+def test_each_job_kind_takes_its_compute_section_and_only_gpu_jobs_a_gpu():
+    config = changed(
+        compute={
+            "attack": {"threads": 3, "mem_mb": 7000},
+            "train": {"threads": 4, "mem_mb": 9000, "compile": False},
+            "votes": {"threads": 5, "mem_mb": 6000, "checkpoint_seconds": 60, "compile": False},
+            "light": {"threads": 2, "mem_mb": 1500},
+        }
+    )
+    assert {job: layout.job_threads(config, job) for job in layout.COMPUTE_JOBS} == {
+        "attack": 3,
+        "train": 4,
+        "votes": 5,
+        "light": 2,
+    }
+    assert {job: layout.job_resources(config, job) for job in layout.COMPUTE_JOBS} == {
+        "attack": {"gpu": 1, "mem_mb": 7000},
+        "train": {"gpu": 1, "mem_mb": 9000},
+        "votes": {"gpu": 1, "mem_mb": 6000},
+        "light": {"mem_mb": 1500},
+    }
+    with pytest.raises(
+        ValueError, match="no job kind 'gpu': expected one of attack, train, votes, light"
+    ):
+        layout.job_resources(config, "gpu")
+
+
+def test_the_job_kinds_are_the_schemas_compute_sections():
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    compute = schema["properties"]["compute"]["properties"]
+    sections = [name for name, sub in compute.items() if "mem_mb" in sub.get("properties", {})]
+    assert sorted(sections) == sorted(layout.COMPUTE_JOBS)
+    assert set(layout.GPU_JOBS) < set(layout.COMPUTE_JOBS)
+    assert PAPER["compute"]["light"] == {"threads": 1, "mem_mb": 2000}
+
+
+RULE = re.compile(r"^ *rule(?: \w+)?:$", re.M)
+
+
+def rules_sized_off_their_job_kind(files: dict[str, str]) -> list[str]:
+    """Each rule (but `all`) not sized by one job kind (threads, resources, a GPU job's lock)."""
+    faults = []
+    for name, text in files.items():
+        starts = [m.start() for m in RULE.finditer(text)] + [len(text)]
+        for start, end in itertools.pairwise(starts):
+            body = text[start:end]
+            if body.lstrip().startswith("rule all:"):
+                continue
+            threads = re.findall(r"^ *threads: job_threads\(\"(\w+)\"\)$", body, re.M)
+            resources = re.findall(r"^ *resources:\n *\*\*job_resources\(\"(\w+)\"\),$", body, re.M)
+            sized = len(threads) == 1 and threads == resources and "mem_mb" not in body
+            # a GPU job takes its GPU through the lock files, and only a GPU job does
+            if not sized or ("**GPU_LOCK," in body) != (threads[0] in layout.GPU_JOBS):
+                faults.append(f"{name}: {body.strip().splitlines()[0]}")
+    return faults
+
+
+@pytest.mark.parametrize("planted", [None, "figure", "threads", "lock"])
+def test_every_rule_takes_threads_and_resources_from_its_job_kind(planted):
+    files = {path.name: path.read_text() for path in (REPO / "workflow/rules").glob("*.smk")}
+    files["Snakefile"] = (REPO / "workflow/Snakefile").read_text()
+    assert sum(len(RULE.findall(text)) for text in files.values()) > 30
+    if planted == "figure":  # a memory figure written in a rule
+        files["tables.smk"] = files["tables.smk"].replace(
+            '**job_resources("light"),', "mem_mb=1000,", 1
+        )
+    elif planted == "threads":  # a GPU job's resources with the light jobs' threads
+        files["votes.smk"] = files["votes.smk"].replace(
+            'threads: job_threads("votes")', 'threads: job_threads("light")', 1
+        )
+    elif planted == "lock":  # a GPU job that takes its lock file but not compute.jobs_per_gpu
+        files["l0compared.smk"] = files["l0compared.smk"].replace(
+            "**GPU_LOCK,", 'lock_dir=config["compute"]["gpu_lock_dir"],', 1
+        )
+
+    def check() -> None:
+        assert rules_sized_off_their_job_kind(files) == []
+
+    holds_unless_planted(planted, check)
 
 
 def test_layout_imports_without_torch():

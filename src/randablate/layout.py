@@ -31,14 +31,17 @@ __all__ = [
     "ATTACK_SOUNDNESS",
     "BASE_ACCURACY",
     "BASE_ACCURACY_TABLES",
+    "CELLS",
     "CERTIFICATES",
     "CERTIFICATES_COMPARED",
     "CERTIFICATE_TABLES",
     "CERTIFIED_ACCURACY",
+    "COMPUTE_JOBS",
     "DISCUSSION",
     "DISCUSSION_IMAGENET",
     "FIGURE",
     "FPA",
+    "GPU_JOBS",
     "IMAGENET_SUBSET",
     "L0_COMPARED",
     "MODEL",
@@ -67,6 +70,7 @@ __all__ = [
     "balanced_range",
     "built_figures",
     "built_tables",
+    "cells_file",
     "cifar10_available",
     "cifar10_files",
     "data_dirs",
@@ -78,6 +82,8 @@ __all__ = [
     "imagenet_available",
     "imagenet_dir",
     "job_paths",
+    "job_resources",
+    "job_threads",
     "mnist_files",
     "model_paths",
     "prediction_stage",
@@ -128,6 +134,14 @@ DISCUSSION_IMAGENET = "tables/discussion_imagenet"
 REPRODUCTION = "tables/reproduction"
 ATTACK_SOUNDNESS = "tables/attack_soundness"
 PROVENANCE = "provenance"
+# Beside each table that the scorecard reads, its cells (JobPaths.cells, cells_file).
+CELLS = ".cells.csv"
+
+# The jobs of each compute.<job> config section: training, votes (and base accuracy) and attacks
+# take a GPU (Snakemake's resource gpu=1); "light" is every job without one (data, gathering
+# shards, certificates, tables, figures, provenance).
+GPU_JOBS = ("attack", "train", "votes")
+COMPUTE_JOBS = (*GPU_JOBS, "light")
 
 # The paper's printed tables under names.PAPER_DIR, by number.
 PAPER_TABLES = {
@@ -156,8 +170,18 @@ class JobPaths:
     stem: str  # the output without its suffix
 
     def file(self, suffix: str) -> str:
-        """Another output of the job, beside `output`: its stem with `suffix` (".cells.csv")."""
+        """Another output of the job, beside `output`: its stem with `suffix` ("_curves.csv")."""
         return f"{self.stem}{suffix}"
+
+    @property
+    def cells(self) -> str:
+        """A table's cells, beside it (cells_file)."""
+        return self.file(CELLS)
+
+
+def cells_file(table: str) -> str:
+    """The cells beside a table (<stem>.cells.csv): each of its numbers beside the paper's."""
+    return table.removesuffix(".csv") + CELLS
 
 
 def job_paths(
@@ -175,6 +199,24 @@ def job_paths(
         benchmark=f"logs/benchmarks/{results}/{at}.tsv",
         stem=f"{results}/{stem}",
     )
+
+
+def _compute_section(config: Config, job: str) -> Mapping[str, Any]:
+    """The config section compute.<job> of a job kind (one of COMPUTE_JOBS)."""
+    if job not in COMPUTE_JOBS:
+        raise ValueError(f"no job kind {job!r}: expected one of {', '.join(COMPUTE_JOBS)}")
+    return config["compute"][job]
+
+
+def job_threads(config: Config, job: str) -> int:
+    """The CPU threads of a `job` kind's jobs (compute.<job>.threads)."""
+    return _compute_section(config, job)["threads"]
+
+
+def job_resources(config: Config, job: str) -> dict[str, int]:
+    """Snakemake resources of a `job` kind's jobs: gpu=1 for GPU_JOBS, compute.<job>.mem_mb."""
+    gpu = {"gpu": 1} if job in GPU_JOBS else {}
+    return gpu | {"mem_mb": _compute_section(config, job)["mem_mb"]}
 
 
 def result(config: Config, path: str) -> str:

@@ -18,9 +18,9 @@ rule attack_shard:
         ATTACK_SHARD.benchmark
     conda:
         "../envs/torch.yaml"
-    threads: config["compute"]["attack"]["threads"]
+    threads: job_threads("attack")
     resources:
-        **gpu_resources("attack"),
+        **job_resources("attack"),
     params:
         **GPU_LOCK,
         checkpoint=ATTACK_SHARD.file(".partial.npz"),
@@ -52,8 +52,9 @@ rule attack_gather:
         ATTACK.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     script:
         "../scripts/attack_gather.py"
 
@@ -70,15 +71,16 @@ rule table2:
             "Table 2: Pointwise attack on MNIST",
             table="Table 2",
         ),
-        cells=TABLE2.file(".cells.csv"),
+        cells=TABLE2.cells,
     log:
         TABLE2.log,
     benchmark:
         TABLE2.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         k=config["attack"]["k"],
         baseline_k=config["attack"]["baseline_k"],
@@ -104,8 +106,9 @@ rule attack_soundness:
         ATTACK_SOUNDNESS.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         alpha=config["attack"]["alpha"],
     script:
@@ -134,8 +137,9 @@ for number in (3, 5):
             FIGURES[number].benchmark
         conda:
             "../envs/analysis.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=2000,
+            **job_resources("light"),
         params:
             skip=skip,
             examples=examples,

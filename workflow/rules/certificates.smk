@@ -9,8 +9,9 @@ rule certificates:
         CERTIFICATES.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         alpha=scheme_value("alpha"),
         predict_from=scheme_value("predict_from"),

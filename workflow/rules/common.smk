@@ -94,9 +94,14 @@ def reported(path, caption, category, subcategory=None, scale=True, **labels):
     )
 
 
-def gpu_resources(job):
-    """A GPU job's resources: one GPU and compute.<job>'s memory (its threads: compute.<job>)."""
-    return {"gpu": 1, "mem_mb": config["compute"][job]["mem_mb"]}
+def job_threads(job):
+    """A job's CPU threads: compute.<job>.threads (job: layout.COMPUTE_JOBS)."""
+    return layout.job_threads(config, job)
+
+
+def job_resources(job):
+    """A job's resources: compute.<job>'s memory, and one GPU for layout.GPU_JOBS."""
+    return layout.job_resources(config, job)
 
 
 # The params of a job that takes a GPU lock (randablate.device).
@@ -135,6 +140,16 @@ def imagenet_dir():
 def section(dataset):
     """The config section holding a data set's certification settings."""
     return layout.section(config, dataset)
+
+
+def section_value(key):
+    """Params function: `key` of the {dataset}'s certification settings (its config section)."""
+    return lambda wildcards: section(wildcards.dataset)[key]
+
+
+def output_dir(wildcards, output):
+    """Params function: the directory of the job's first output."""
+    return os.path.dirname(output[0])
 
 
 def scheme_value(key):

@@ -20,11 +20,12 @@ rule certificates_compared:
         COMPARED.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
-        k=lambda wildcards: section(wildcards.dataset)["k"],
-        alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+        k=section_value("k"),
+        alpha=section_value("alpha"),
     script:
         "../scripts/certificates_compared.py"
 
@@ -46,10 +47,11 @@ rule figure_certificates_compared:
         FIGURE_COMPARED.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **DATASET_FIGURE,
-        alpha=lambda wildcards: section(wildcards.dataset)["alpha"],
+        alpha=section_value("alpha"),
     script:
         "../scripts/figure_certificates_compared.py"

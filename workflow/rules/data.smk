@@ -7,10 +7,11 @@ rule mnist:
         "logs/benchmarks/data/mnist.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
-        directory=lambda wildcards, output: os.path.dirname(output[0]),
+        directory=output_dir,
         source_dir=config["mnist"]["source_dir"],
     script:
         "../scripts/mnist.py"
@@ -28,8 +29,9 @@ if config["cifar10"]["dir"] is None:
             "logs/benchmarks/data/cifar10.tsv"
         conda:
             "../envs/torch.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=2000,
+            **job_resources("light"),
         params:
             root=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
             download=config["cifar10"]["download"],
@@ -60,8 +62,9 @@ rule imagenet_subset:
         IMAGENET_SUBSET.benchmark
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         dir=lambda wildcards: imagenet_dir(),
         num_images=config["imagenet"]["num_images"],

@@ -17,8 +17,9 @@ rule figure2:
         FIGURES[2].benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         k=config["figures"]["figure2_k"],
     script:
@@ -42,8 +43,9 @@ rule figure4:
         FIGURES[4].benchmark
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **MNIST_FIGURE[4],
     script:
@@ -61,14 +63,15 @@ rule discussion:
             scale=False,
             table="Discussion: information and one-pixel limits",
         ),
-        cells=DISCUSSION.file(".cells.csv"),
+        cells=DISCUSSION.cells,
     log:
         DISCUSSION.log,
     benchmark:
         DISCUSSION.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     script:
         "../scripts/discussion.py"

@@ -3,7 +3,7 @@ CERTIFIED_ACCURACY = paths(layout.CERTIFIED_ACCURACY, ".png")
 DATASET_FIGURE = dict(
     name=lambda wildcards: DATASETS[wildcards.dataset].title,
     images=lambda wildcards: num_images(config, wildcards.dataset),
-    n=lambda wildcards: section(wildcards.dataset)["n"],
+    n=section_value("n"),
     scale=config["scale"],
 )
 # The params of Figures 1 and 4: the MNIST folder, figure<number>_k and _image, the seed.
@@ -38,11 +38,12 @@ rule figure_certified_accuracy:
         CERTIFIED_ACCURACY.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **DATASET_FIGURE,
-        k=lambda wildcards: section(wildcards.dataset)["k"],
+        k=section_value("k"),
     script:
         "../scripts/figure_certified_accuracy.py"
 
@@ -67,8 +68,9 @@ rule figure1:
         FIGURES[1].benchmark
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         **MNIST_FIGURE[1],
         samples=config["figures"]["figure1_samples"],

@@ -15,16 +15,16 @@ rule fpa_train:
         FPA_TRAIN.benchmark
     conda:
         "../envs/torch.yaml"
-    threads: config["compute"]["train"]["threads"]
+    threads: job_threads("train")
     resources:
-        **gpu_resources("train"),
+        **job_resources("train"),
     params:
+        **GPU_LOCK,
         checkpoints=f"{FPA_DIR}/checkpoints",
         data=data_params,
         order=config["fpa"]["order"],
         training=config["fpa"]["training"],
         seed=config["seed"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
         repo=str(REPO),
     script:
         "../scripts/fpa_train.py"
@@ -42,14 +42,14 @@ rule fpa_votes:
         FPA_VOTES.benchmark
     conda:
         "../envs/torch.yaml"
-    threads: config["compute"]["votes"]["threads"]
+    threads: job_threads("votes")
     resources:
-        **gpu_resources("votes"),
+        **job_resources("votes"),
     params:
+        **GPU_LOCK,
         data=eval_data_params,
         batch_size=config["fpa"]["batch_size"],
         precision=config["fpa"]["precision"],
-        lock_dir=config["compute"]["gpu_lock_dir"],
     script:
         "../scripts/fpa_votes.py"
 
@@ -83,8 +83,9 @@ rule l0_certificates_compared:
         L0_COMPARED.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         k=config["fpa"]["compare_k"],
         lee_k=config["table7"]["mnist_k"],
@@ -122,8 +123,9 @@ rule figure_l0_certificates_compared:
         FIGURE_L0_COMPARED.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
         images=num_images(config, "mnist"),
         scale=config["scale"],

@@ -9,8 +9,9 @@ rule provenance:
         PROVENANCE.benchmark
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         config=config,
         repo=str(REPO),

@@ -19,15 +19,16 @@ for dataset, number in layout.CERTIFICATE_TABLES.items():
                 f"Table {number}: {DATASETS[dataset].title} certificates",
                 table=f"Table {number}",
             ),
-            cells=TABLES[number].file(".cells.csv"),
+            cells=TABLES[number].cells,
         log:
             TABLES[number].log,
         benchmark:
             TABLES[number].benchmark
         conda:
             "../envs/analysis.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=2000,
+            **job_resources("light"),
         params:
             k=section(dataset)["k"],
             alpha=section(dataset)["alpha"],
@@ -57,15 +58,16 @@ for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items():
                 "Tables 4 and 5: CIFAR-10 base classifiers",
                 table=f"Table {number} ({arch_name})",
             ),
-            cells=TABLES[number].file(".cells.csv"),
+            cells=TABLES[number].cells,
         log:
             TABLES[number].log,
         benchmark:
             TABLES[number].benchmark
         conda:
             "../envs/analysis.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=1000,
+            **job_resources("light"),
         params:
             k=config["base_accuracy"]["k"],
             scale=config["scale"],
@@ -93,15 +95,16 @@ rule table7:
             "Table 7: comparison with Lee et al.",
             table="Table 7",
         ),
-        cells=TABLES[7].file(".cells.csv"),
+        cells=TABLES[7].cells,
     log:
         TABLES[7].log,
     benchmark:
         TABLES[7].benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         datasets=["MNIST", "ImageNet"],
         k=[config["table7"]["mnist_k"], config["table7"]["imagenet_k"]],
@@ -121,15 +124,16 @@ rule table8:
         table=reported(
             TABLES[8].output, "table8", "Table 8: NULL encodings", table="Table 8"
         ),
-        cells=TABLES[8].file(".cells.csv"),
+        cells=TABLES[8].cells,
     log:
         TABLES[8].log,
     benchmark:
         TABLES[8].benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         rows=[
             [DATASETS[dataset].title, k, encoding]
@@ -151,15 +155,16 @@ rule discussion_imagenet:
             "Table 6: ImageNet certificates",
             table="Discussion: ImageNet medians",
         ),
-        cells=DISCUSSION_IMAGENET.file(".cells.csv"),
+        cells=DISCUSSION_IMAGENET.cells,
     log:
         DISCUSSION_IMAGENET.log,
     benchmark:
         DISCUSSION_IMAGENET.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         k=config["table6"]["k"],
     script:
@@ -170,8 +175,7 @@ rule reproduction:
     input:
         # each table's cells, written beside it
         cells=lambda wildcards: [
-            table.removesuffix(".csv") + ".cells.csv"
-            for table in layout.built_tables(config).values()
+            layout.cells_file(table) for table in layout.built_tables(config).values()
         ],
     output:
         table=reported(
@@ -187,8 +191,9 @@ rule reproduction:
         REPRODUCTION.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=1000,
+        **job_resources("light"),
     params:
         tolerance=config["scorecard"],
         scale=config["scale"],
@@ -213,7 +218,7 @@ rule reference_export:
         table1=TABLES[1].output,
         table8=TABLES[8].output,
         # the paper's values of the exported rows
-        cells=[TABLES[1].file(".cells.csv"), TABLES[8].file(".cells.csv")],
+        cells=[TABLES[1].cells, TABLES[8].cells],
         scorecard=REPRODUCTION.output,
         provenance=PROVENANCE.output,
     output:
@@ -224,10 +229,11 @@ rule reference_export:
         "logs/benchmarks/reference/export.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
         k=config["table8"]["mnist_k"],
         confidence=config["scorecard"]["confidence"],
     script:
@@ -252,10 +258,11 @@ rule reference_table2:
         "logs/benchmarks/reference/table2.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
         k=config["attack"]["k"],
         baseline_k=config["attack"]["baseline_k"],
         confidence=config["scorecard"]["confidence"],

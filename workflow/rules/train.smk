@@ -12,9 +12,9 @@ rule train:
         TRAIN.benchmark
     conda:
         "../envs/torch.yaml"
-    threads: config["compute"]["train"]["threads"]
+    threads: job_threads("train")
     resources:
-        **gpu_resources("train"),
+        **job_resources("train"),
     params:
         **GPU_LOCK,
         checkpoint=f"{MODEL_DIR}/checkpoint.pt",
@@ -45,9 +45,9 @@ for group_ks in TRAIN_GROUPS:
             group.benchmark
         conda:
             "../envs/torch.yaml"
-        threads: config["compute"]["train"]["threads"]
+        threads: job_threads("train")
         resources:
-            **gpu_resources("train"),
+            **job_resources("train"),
         params:
             **GPU_LOCK,
             checkpoints=model_files(f"{MODEL_DIR}/checkpoint.pt", "mnist", group_ks),
@@ -79,8 +79,9 @@ if AUTHORS_MODELS:
             model="|".join(re.escape(path) for path in AUTHORS_MODELS),
         conda:
             "../envs/torch.yaml"
+        threads: job_threads("light")
         resources:
-            mem_mb=4000,
+            **job_resources("light"),
         params:
             model=lambda wildcards: AUTHORS_MODELS[wildcards.model],
             repo=str(REPO),

@@ -15,9 +15,9 @@ rule votes_shard:
         VOTE_SHARD.benchmark
     conda:
         "../envs/torch.yaml"
-    threads: config["compute"]["votes"]["threads"]
+    threads: job_threads("votes")
     resources:
-        **gpu_resources("votes"),
+        **job_resources("votes"),
     params:
         **GPU_LOCK,
         checkpoint=VOTE_SHARD.file(".partial.npz"),
@@ -42,8 +42,9 @@ rule votes_gather:
         VOTES.benchmark
     conda:
         "../envs/analysis.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     script:
         "../scripts/votes_gather.py"
 
@@ -60,9 +61,9 @@ rule base_accuracy:
         BASE_ACCURACY.benchmark
     conda:
         "../envs/torch.yaml"
-    threads: config["compute"]["votes"]["threads"]
+    threads: job_threads("votes")
     resources:
-        **gpu_resources("votes"),
+        **job_resources("votes"),
     params:
         **GPU_LOCK,
         data=data_params,
