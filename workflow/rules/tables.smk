@@ -271,14 +271,14 @@ rule reference_table2:
 
 
 # All 20 rows of Table 1 at the paper's settings as checked in from one GPU run (profiles/gpu;
-# README, "Table 1 on one GPU"): the summary with 95% intervals beside the paper's values, the
+# README, "The paper's scale"): the summary with 95% intervals beside the paper's values, the
 # scorecard of Table 1's cells, and each k's per-image certificates and training history.
 rule reference_table1_export:
     input:
         certificates=model_files(CERTIFICATES.output, "mnist", config["table1"]["k"]),
         models=model_files(MODEL, "mnist", config["table1"]["k"]),
         table1=TABLES[1].output,
-        cells=TABLES[1].file(".cells.csv"),
+        cells=TABLES[1].cells,
         provenance=PROVENANCE.output,
     output:
         layout.reference_table1_files(config),
@@ -288,10 +288,11 @@ rule reference_table1_export:
         "logs/benchmarks/reference/table1_export.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: job_threads("light")
     resources:
-        mem_mb=2000,
+        **job_resources("light"),
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
         ks=config["table1"]["k"],
         confidence=config["scorecard"]["confidence"],
         tolerance=config["scorecard"],
