@@ -224,11 +224,14 @@ def test_default_targets_add_each_data_set_the_config_makes_available(tmp_path):
 def test_the_reference_run_s_targets_are_its_checked_in_files():
     reference = changed(scale="reference", attack={"smoothed": False})
     targets = layout.default_targets(reference)
+    # the checked-in files, and the scorecard in results, which the report starts with
+    assert targets[-1] == "results/tables/reproduction.csv"
+    targets = targets[:-1]
     checked_in = sorted(p.name for p in (REPO / "reference/mnist-k45").iterdir())
     assert all(t.startswith("reference/mnist-k45/") for t in targets)
     assert sorted(t.rsplit("/", 1)[1] for t in targets) == checked_in
     smoothed = changed(scale="reference", attack={"smoothed": True, "k": 45})
-    extra = set(layout.default_targets(smoothed)) - set(targets)
+    extra = set(layout.default_targets(smoothed)) - set(layout.default_targets(reference))
     assert extra == {"reference/mnist-k45/attack_smoothed_k45.csv"}
     assert layout.built_tables(reference) == {
         "table1": "results/tables/table1.csv",
@@ -351,15 +354,26 @@ def test_layout_imports_without_torch():
 
 
 def test_table1_s_reference_files_name_every_k_of_table1():
-    files = layout.reference_table1_files(changed(table1={"k": [5, 100]}))
-    assert files == [
+    export = layout.reference_exports(changed(table1={"k": [5, 100]}))["reference_table1_export"]
+    assert export.files == [
         "reference/mnist-table1/summary.csv",
         "reference/mnist-table1/scorecard.csv",
-        "reference/mnist-table1/table1.csv",
         "reference/mnist-table1/provenance.yaml",
+        "reference/mnist-table1/table1.csv",
         "reference/mnist-table1/certificates_k5.csv.gz",
         "reference/mnist-table1/certificates_k100.csv.gz",
         "reference/mnist-table1/training_k5.csv",
         "reference/mnist-table1/training_k100.csv",
     ]
-    assert len(layout.reference_table1_files(PAPER)) == 4 + 2 * 20
+    assert export.models == {"k5": (5, "multichannel"), "k100": (100, "multichannel")}
+    assert export.rows == ((1, "k5"), (1, "k100")) and export.tables == (1,)
+    paper = layout.reference_exports(PAPER)["reference_table1_export"]
+    assert len(paper.files) == 4 + 2 * 20
+
+
+def test_the_k45_export_holds_table1_s_row_and_table8_s_two():
+    export = layout.reference_exports(PAPER)["reference_export"]
+    assert export.models == {"multichannel": (45, "multichannel"), "mean": (45, "mean")}
+    assert export.rows == ((1, "multichannel"), (8, "multichannel"), (8, "mean"))
+    assert export.tables == (1, 8) and export.directory == "reference/mnist-k45"
+    assert layout.reference_files(PAPER) == export.files

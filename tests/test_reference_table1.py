@@ -33,7 +33,7 @@ def test_it_writes_exactly_the_layout_s_files(exported):
     assert config["table1"]["k"] == KS
     out = exported / layout.REFERENCE_TABLE1_DIR
     written = sorted(f"{layout.REFERENCE_TABLE1_DIR}/{p.name}" for p in out.iterdir())
-    expected = layout.reference_table1_files(config)
+    expected = layout.reference_exports(config)["reference_table1_export"].files
     assert written == sorted(expected)
     assert "reference/mnist-table1/certificates_k90.csv.gz" in expected
 

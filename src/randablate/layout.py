@@ -48,10 +48,9 @@ __all__ = [
     "MODELS",
     "PAPER_TABLES",
     "PROVENANCE",
-    "REFERENCE_COPIES",
+    "REFERENCE_PROVENANCE",
     "REFERENCE_SCORECARD",
     "REFERENCE_SUMMARY",
-    "REFERENCE_TABLE1_COPIES",
     "REFERENCE_TABLE1_DIR",
     "REFERENCE_TABLE2_COPIES",
     "REFERENCE_TABLE2_SUMMARY",
@@ -62,6 +61,7 @@ __all__ = [
     "TABLE",
     "VOTES",
     "JobPaths",
+    "ReferenceExport",
     "attack_figure_images",
     "attack_settings",
     "attack_shard_range",
@@ -89,11 +89,12 @@ __all__ = [
     "prediction_stage",
     "reference_certificates_name",
     "reference_dir",
+    "reference_exports",
     "reference_files",
     "reference_k_name",
     "reference_smoothed_attack_name",
-    "reference_table1_files",
     "reference_table2_files",
+    "reference_table_name",
     "reference_training_name",
     "result",
     "sampling_scheme",
@@ -525,8 +526,9 @@ def built_figures(config: Config) -> list[str]:
 
 def default_targets(config: Config) -> list[str]:
     """What `snakemake` builds with no target: the reference's files, or every table and figure."""
-    if config["scale"] == "reference":
-        return reference_files(config) + reference_table2_files(config)
+    if config["scale"] == "reference":  # and the scorecard, which the report starts with
+        scorecard = result(config, REPRODUCTION + ".csv")
+        return [*reference_files(config), *reference_table2_files(config), scorecard]
     others = (REPRODUCTION + ".csv", ATTACK_SOUNDNESS + ".csv", PROVENANCE + ".yaml")
     others += (f"tables/{L0_COMPARED}.csv", f"figures/{L0_COMPARED}.png")
     return [
@@ -540,22 +542,33 @@ def default_targets(config: Config) -> list[str]:
 
 REFERENCE_SUMMARY = "summary.csv"
 REFERENCE_SCORECARD = "scorecard.csv"
-# Files copied as they are, under these names (reference_export: Table 1, Table 8, the scorecard
-# and the provenance; reference_table2: Table 2 and the unprotected CNN's per-image attack).
-REFERENCE_COPIES = ("table1.csv", "table8.csv", REFERENCE_SCORECARD, "provenance.yaml")
+REFERENCE_PROVENANCE = "provenance.yaml"
+# reference_table2's files: Table 2 and the unprotected CNN's per-image attack, copied as they are.
 REFERENCE_TABLE2_SUMMARY = "summary_table2.csv"
 REFERENCE_TABLE2_COPIES = ("table2.csv", "attack_unprotected_cnn.csv")
 REFERENCE_UNPROTECTED = "unprotected_cnn"  # the unprotected CNN's name in training_<name>.csv
+# All of Table 1's rows at the paper's settings, from one GPU run (profiles/gpu).
+REFERENCE_TABLE1_DIR = "reference/mnist-table1"
 
 
 def reference_certificates_name(name: str) -> str:
-    """The file of one exported model's per-image certificates (name: its encoding)."""
+    """The file of one exported model's per-image certificates."""
     return f"certificates_{name}.csv.gz"
 
 
 def reference_training_name(name: str) -> str:
     """The file of one exported model's training history."""
     return f"training_{name}.csv"
+
+
+def reference_table_name(number: int) -> str:
+    """An exported copy of Table `number`: table<number>.csv, its name under results."""
+    return f"table{number}.csv"
+
+
+def reference_k_name(k: int) -> str:
+    """An exported Table 1 model's name in certificates_<name> and training_<name>: k<k>."""
+    return f"k{k}"
 
 
 def reference_smoothed_attack_name(k: int) -> str:
@@ -568,31 +581,56 @@ def reference_dir(config: Config) -> str:
     return f"reference/mnist-k{config['table8']['mnist_k']}"
 
 
+@dataclass(frozen=True)
+class ReferenceExport:
+    """One checked-in export of a run: its directory, MNIST models, summary rows and tables.
+
+    `models` gives each exported model's (k, encoding) by its name in certificates_<name> and
+    training_<name>; `rows` are the summary's rows in order, (table number, model name); `tables`
+    are the tables copied beside them, whose cells hold the paper's values and make the scorecard.
+    """
+
+    directory: str
+    models: dict[str, tuple[int, str]]
+    rows: tuple[tuple[int, str], ...]
+    tables: tuple[int, ...]
+
+    @property
+    def files(self) -> list[str]:
+        """Every file the export writes."""
+        names = [REFERENCE_SUMMARY, REFERENCE_SCORECARD, REFERENCE_PROVENANCE]
+        names += [reference_table_name(number) for number in self.tables]
+        names += [reference_certificates_name(name) for name in self.models]
+        names += [reference_training_name(name) for name in self.models]
+        return [f"{self.directory}/{name}" for name in names]
+
+
+def reference_exports(config: Config) -> dict[str, ReferenceExport]:
+    """The exports by rule: the reference run's (k = 45: Tables 1 and 8) and all of Table 1's."""
+    k, ks, encoding = (
+        config["table8"]["mnist_k"],
+        config["table1"]["k"],
+        config["table1"]["encoding"],
+    )
+    return {
+        "reference_export": ReferenceExport(
+            reference_dir(config),
+            models={e: (k, e) for e in ENCODINGS},
+            rows=((1, encoding), *((8, e) for e in ENCODINGS)),
+            tables=(1, 8),
+        ),
+        "reference_table1_export": ReferenceExport(
+            REFERENCE_TABLE1_DIR,
+            models={reference_k_name(k): (k, encoding) for k in ks},
+            rows=tuple((1, reference_k_name(k)) for k in ks),
+            tables=(1,),
+        ),
+    }
+
+
 def reference_files(config: Config) -> list[str]:
-    """The files reference_export writes: summary, copies, certificates and training histories."""
-    names = [REFERENCE_SUMMARY, *REFERENCE_COPIES]
-    names += [reference_certificates_name(e) for e in ENCODINGS]
-    names += [reference_training_name(e) for e in ENCODINGS]
-    return [f"{reference_dir(config)}/{name}" for name in names]
-
-
-# Table 1 at the paper's settings, all of its rows (profiles/gpu; reference_table1_export): the
-# summary and scorecard of Table 1's cells, and each k's certificates and training history.
-REFERENCE_TABLE1_DIR = "reference/mnist-table1"
-REFERENCE_TABLE1_COPIES = ("table1.csv", "provenance.yaml")
-
-
-def reference_k_name(k: int) -> str:
-    """An exported Table 1 model's name in certificates_<name> and training_<name>: k<k>."""
-    return f"k{k}"
-
-
-def reference_table1_files(config: Config) -> list[str]:
-    """The files reference_table1_export writes, for every k of table1.k."""
-    names = [REFERENCE_SUMMARY, REFERENCE_SCORECARD, *REFERENCE_TABLE1_COPIES]
-    names += [reference_certificates_name(reference_k_name(k)) for k in config["table1"]["k"]]
-    names += [reference_training_name(reference_k_name(k)) for k in config["table1"]["k"]]
-    return [f"{REFERENCE_TABLE1_DIR}/{name}" for name in names]
+    """The files reference_export writes: summary, scorecard, copies, per-model files."""
+    return reference_exports(config)["reference_export"].files
 
 
 def reference_table2_files(config: Config) -> list[str]:

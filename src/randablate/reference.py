@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +21,24 @@ from scipy import stats
 
 from . import certificates
 from .attack_report import median_magnitude
+from .datasets import DATASETS
 from .files import atomic_path, write_csv
-from .layout import REFERENCE_SUMMARY, reference_certificates_name, reference_training_name
-from .scorecard import proportion_interval
-from .tables import STAGES, summarize
+from .layout import (
+    REFERENCE_PROVENANCE,
+    REFERENCE_SCORECARD,
+    REFERENCE_SUMMARY,
+    reference_certificates_name,
+    reference_table_name,
+    reference_training_name,
+)
+from .scorecard import Tolerance, proportion_interval, read_cells, scorecard
+from .tables import K_ROW, STAGES, TABLE8_ROW, read_certificates, summarize
 
 __all__ = [
     "attack_summary",
     "export_files",
     "export_reference",
+    "export_run",
     "median_interval",
     "paper_values",
     "reference_summary",
@@ -194,3 +203,44 @@ def export_files(
             shutil.copyfile(path, tmp)
         written.append(target)
     return written
+
+
+def _row_label(table: int, k: int, encoding: str) -> str:
+    """An exported MNIST model's row in Table 1 (k=<k>) or Table 8 (MNIST k=<k> <encoding>)."""
+    if table == 8:
+        return TABLE8_ROW.format(dataset=DATASETS["mnist"].title, k=k, encoding=encoding)
+    return K_ROW.format(k=k)
+
+
+def export_run(
+    out_dir: str | os.PathLike,
+    export: Mapping[str, object],
+    certificate_files: Sequence[str | os.PathLike],
+    model_files: Sequence[str | os.PathLike],
+    tables: Sequence[str | os.PathLike],
+    cells: Sequence[str | os.PathLike],
+    provenance: str | os.PathLike,
+    *,
+    confidence: float,
+    tolerance: Tolerance,
+    scale: str,
+) -> pd.DataFrame:
+    """Write one layout.ReferenceExport (given as `models`, `rows`, `tables`); return its summary.
+
+    The summary holds each row's cells with intervals beside the paper's values (read from the
+    tables' `cells`), the scorecard is those cells', and each model's certificates and training
+    history are written beside the copied tables and provenance.
+    """
+    models, rows, numbers = export["models"], export["rows"], export["tables"]
+    certs = dict(zip(models, certificate_files, strict=True))
+    frames = {name: read_certificates(path) for name, path in certs.items()}
+    by_row = {
+        (f"table{table}", _row_label(table, *models[name])): frames[name] for table, name in rows
+    }
+    paper_cells = read_cells(cells)
+    summary = reference_summary(by_row, paper_values(paper_cells), confidence)
+    copies = {reference_table_name(n): path for n, path in zip(numbers, tables, strict=True)}
+    copies[REFERENCE_PROVENANCE] = provenance
+    export_reference(out_dir, summary, certs, dict(zip(models, model_files, strict=True)), copies)
+    write_csv(scorecard(paper_cells, tolerance, scale), Path(out_dir) / REFERENCE_SCORECARD)
+    return summary

@@ -201,43 +201,48 @@ rule reproduction:
         "../scripts/reproduction.py"
 
 
-# The reference run's results as checked in (profiles/reference; README, "Reproduced at the
-# paper's settings"): Table 1's and Table 8's MNIST rows with 95% intervals beside the paper's.
-rule reference_export:
-    input:
-        certificates=[
-            model_files(
-                CERTIFICATES.output, "mnist", config["table8"]["mnist_k"], encoding=e
-            )
-            for e in ENCODINGS
-        ],
-        models=[
-            model_files(MODEL, "mnist", config["table8"]["mnist_k"], encoding=e)
-            for e in ENCODINGS
-        ],
-        table1=TABLES[1].output,
-        table8=TABLES[8].output,
-        # the paper's values of the exported rows
-        cells=[TABLES[1].cells, TABLES[8].cells],
-        scorecard=REPRODUCTION.output,
-        provenance=PROVENANCE.output,
-    output:
-        layout.reference_files(config),
-    log:
-        "logs/reference/export.log",
-    benchmark:
-        "logs/benchmarks/reference/export.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: job_threads("light")
-    resources:
-        **job_resources("light"),
-    params:
-        out_dir=output_dir,
-        k=config["table8"]["mnist_k"],
-        confidence=config["scorecard"]["confidence"],
-    script:
-        "../scripts/reference_export.py"
+# The checked-in exports of runs: reference_export, the reference run's Table 1 and Table 8 rows
+# at k = 45 (profiles/reference; README, "Reproduced at the paper's settings"), and
+# reference_table1_export, all of Table 1's rows (profiles/gpu; README, "The paper's scale"). Each
+# row's cells with 95% intervals beside the paper's, the scorecard of the copied tables' cells, and
+# each model's per-image certificates and training history (layout.ReferenceExport).
+for name, export in layout.reference_exports(config).items():
+
+    rule:
+        name:
+            name
+        input:
+            certificates=[
+                model_files(CERTIFICATES.output, "mnist", k, encoding=e)
+                for k, e in export.models.values()
+            ],
+            models=[
+                model_files(MODEL, "mnist", k, encoding=e)
+                for k, e in export.models.values()
+            ],
+            tables=[TABLES[number].output for number in export.tables],
+            # the paper's values of the exported rows
+            cells=[TABLES[number].cells for number in export.tables],
+            provenance=PROVENANCE.output,
+        output:
+            export.files,
+        log:
+            f"logs/{export.directory}.log",
+        benchmark:
+            f"logs/benchmarks/{export.directory}.tsv"
+        conda:
+            "../envs/torch.yaml"
+        threads: job_threads("light")
+        resources:
+            **job_resources("light"),
+        params:
+            out_dir=output_dir,
+            export=vars(export),
+            confidence=config["scorecard"]["confidence"],
+            tolerance=config["scorecard"],
+            scale=config["scale"],
+        script:
+            "../scripts/reference_export.py"
 
 
 # The reference run's Table 2 as checked in: the unprotected CNN attacked at the paper's attack
@@ -268,34 +273,3 @@ rule reference_table2:
         confidence=config["scorecard"]["confidence"],
     script:
         "../scripts/reference_table2.py"
-
-
-# All 20 rows of Table 1 at the paper's settings as checked in from one GPU run (profiles/gpu;
-# README, "The paper's scale"): the summary with 95% intervals beside the paper's values, the
-# scorecard of Table 1's cells, and each k's per-image certificates and training history.
-rule reference_table1_export:
-    input:
-        certificates=model_files(CERTIFICATES.output, "mnist", config["table1"]["k"]),
-        models=model_files(MODEL, "mnist", config["table1"]["k"]),
-        table1=TABLES[1].output,
-        cells=TABLES[1].cells,
-        provenance=PROVENANCE.output,
-    output:
-        layout.reference_table1_files(config),
-    log:
-        "logs/reference/table1_export.log",
-    benchmark:
-        "logs/benchmarks/reference/table1_export.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: job_threads("light")
-    resources:
-        **job_resources("light"),
-    params:
-        out_dir=output_dir,
-        ks=config["table1"]["k"],
-        confidence=config["scorecard"]["confidence"],
-        tolerance=config["scorecard"],
-        scale=config["scale"],
-    script:
-        "../scripts/reference_table1_export.py"
