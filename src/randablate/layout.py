@@ -48,12 +48,17 @@ __all__ = [
     "MODELS",
     "PAPER_TABLES",
     "PROVENANCE",
+    "REFERENCE_CERTIFICATES",
+    "REFERENCE_K",
     "REFERENCE_PROVENANCE",
     "REFERENCE_SCORECARD",
+    "REFERENCE_SMOOTHED_ATTACK",
     "REFERENCE_SUMMARY",
+    "REFERENCE_TABLE",
     "REFERENCE_TABLE1_DIR",
     "REFERENCE_TABLE2_COPIES",
     "REFERENCE_TABLE2_SUMMARY",
+    "REFERENCE_TRAINING",
     "REFERENCE_UNPROTECTED",
     "REPRODUCTION",
     "SAMPLINGS",
@@ -87,15 +92,10 @@ __all__ = [
     "mnist_files",
     "model_paths",
     "prediction_stage",
-    "reference_certificates_name",
     "reference_dir",
     "reference_exports",
     "reference_files",
-    "reference_k_name",
-    "reference_smoothed_attack_name",
     "reference_table2_files",
-    "reference_table_name",
-    "reference_training_name",
     "result",
     "sampling_scheme",
     "section",
@@ -551,29 +551,14 @@ REFERENCE_UNPROTECTED = "unprotected_cnn"  # the unprotected CNN's name in train
 REFERENCE_TABLE1_DIR = "reference/mnist-table1"
 
 
-def reference_certificates_name(name: str) -> str:
-    """The file of one exported model's per-image certificates."""
-    return f"certificates_{name}.csv.gz"
-
-
-def reference_training_name(name: str) -> str:
-    """The file of one exported model's training history."""
-    return f"training_{name}.csv"
-
-
-def reference_table_name(number: int) -> str:
-    """An exported copy of Table `number`: table<number>.csv, its name under results."""
-    return f"table{number}.csv"
-
-
-def reference_k_name(k: int) -> str:
-    """An exported Table 1 model's name in certificates_<name> and training_<name>: k<k>."""
-    return f"k{k}"
-
-
-def reference_smoothed_attack_name(k: int) -> str:
-    """The file of the smoothed classifier's per-image attack (attack.smoothed on)."""
-    return f"attack_smoothed_k{k}.csv"
+# An export's file names: the per-image certificates and the training history of the model <name>,
+# the copy of Table <number>, and the smoothed classifier's per-image attack at k (attack.smoothed
+# on). Table 1's export names its models k<k>.
+REFERENCE_CERTIFICATES = "certificates_{name}.csv.gz"
+REFERENCE_TRAINING = "training_{name}.csv"
+REFERENCE_TABLE = "table{number}.csv"
+REFERENCE_SMOOTHED_ATTACK = "attack_smoothed_k{k}.csv"
+REFERENCE_K = "k{k}"
 
 
 def reference_dir(config: Config) -> str:
@@ -599,9 +584,9 @@ class ReferenceExport:
     def files(self) -> list[str]:
         """Every file the export writes."""
         names = [REFERENCE_SUMMARY, REFERENCE_SCORECARD, REFERENCE_PROVENANCE]
-        names += [reference_table_name(number) for number in self.tables]
-        names += [reference_certificates_name(name) for name in self.models]
-        names += [reference_training_name(name) for name in self.models]
+        names += [REFERENCE_TABLE.format(number=number) for number in self.tables]
+        names += [REFERENCE_CERTIFICATES.format(name=name) for name in self.models]
+        names += [REFERENCE_TRAINING.format(name=name) for name in self.models]
         return [f"{self.directory}/{name}" for name in names]
 
 
@@ -621,8 +606,8 @@ def reference_exports(config: Config) -> dict[str, ReferenceExport]:
         ),
         "reference_table1_export": ReferenceExport(
             REFERENCE_TABLE1_DIR,
-            models={reference_k_name(k): (k, encoding) for k in ks},
-            rows=tuple((1, reference_k_name(k)) for k in ks),
+            models={REFERENCE_K.format(k=k): (k, encoding) for k in ks},
+            rows=tuple((1, REFERENCE_K.format(k=k)) for k in ks),
             tables=(1,),
         ),
     }
@@ -636,7 +621,7 @@ def reference_files(config: Config) -> list[str]:
 def reference_table2_files(config: Config) -> list[str]:
     """The files reference_table2 writes; the smoothed classifier's attack with attack.smoothed."""
     names = [REFERENCE_TABLE2_SUMMARY, *REFERENCE_TABLE2_COPIES]
-    names.append(reference_training_name(REFERENCE_UNPROTECTED))
+    names.append(REFERENCE_TRAINING.format(name=REFERENCE_UNPROTECTED))
     if config["attack"]["smoothed"]:
-        names.append(reference_smoothed_attack_name(config["attack"]["k"]))
+        names.append(REFERENCE_SMOOTHED_ATTACK.format(k=config["attack"]["k"]))
     return [f"{reference_dir(config)}/{name}" for name in names]

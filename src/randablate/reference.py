@@ -24,12 +24,12 @@ from .attack_report import median_magnitude
 from .datasets import DATASETS
 from .files import atomic_path, write_csv
 from .layout import (
+    REFERENCE_CERTIFICATES,
     REFERENCE_PROVENANCE,
     REFERENCE_SCORECARD,
     REFERENCE_SUMMARY,
-    reference_certificates_name,
-    reference_table_name,
-    reference_training_name,
+    REFERENCE_TABLE,
+    REFERENCE_TRAINING,
 )
 from .scorecard import Tolerance, proportion_interval, read_cells, scorecard
 from .tables import K_ROW, STAGES, TABLE8_ROW, read_certificates, summarize
@@ -178,7 +178,7 @@ def export_reference(
     for name, path in certificates_by_name.items():
         certs = pd.read_csv(path)
         counts = [c for c in certs.columns if c.split("_")[0] in STAGES]
-        target = out / reference_certificates_name(name)
+        target = out / REFERENCE_CERTIFICATES.format(name=name)
         write_csv(certs[[c for c in keep if c in certs.columns] + counts], target, gzip=True)
         written.append(target)
     return written + export_files(out, models_by_name, copies)
@@ -189,12 +189,12 @@ def export_files(
     models_by_name: Mapping[str, str | os.PathLike],
     copies: Mapping[str, str | os.PathLike],
 ) -> list[Path]:
-    """Write each model's training history (layout.reference_training_name) and the copies."""
+    """Write each model's training history (layout.REFERENCE_TRAINING) and the copies."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, path in models_by_name.items():
-        target = out / reference_training_name(name)
+        target = out / REFERENCE_TRAINING.format(name=name)
         write_csv(_history(path), target)
         written.append(target)
     for name, path in copies.items():
@@ -239,7 +239,9 @@ def export_run(
     }
     paper_cells = read_cells(cells)
     summary = reference_summary(by_row, paper_values(paper_cells), confidence)
-    copies = {reference_table_name(n): path for n, path in zip(numbers, tables, strict=True)}
+    copies = {
+        REFERENCE_TABLE.format(number=n): path for n, path in zip(numbers, tables, strict=True)
+    }
     copies[REFERENCE_PROVENANCE] = provenance
     export_reference(out_dir, summary, certs, dict(zip(models, model_files, strict=True)), copies)
     write_csv(scorecard(paper_cells, tolerance, scale), Path(out_dir) / REFERENCE_SCORECARD)

@@ -15,10 +15,10 @@ import pandas as pd
 from .attack_report import smoothed_model_name, unprotected_model_name
 from .files import write_csv
 from .layout import (
+    REFERENCE_SMOOTHED_ATTACK,
     REFERENCE_TABLE2_COPIES,
     REFERENCE_TABLE2_SUMMARY,
     REFERENCE_UNPROTECTED,
-    reference_smoothed_attack_name,
 )
 from .reference import attack_summary, export_files
 
@@ -89,7 +89,7 @@ def export_table2(
     )
     copies = dict(zip(REFERENCE_TABLE2_COPIES, (table2, attack), strict=True))
     if smoothed is not None:
-        copies[reference_smoothed_attack_name(k)] = smoothed
+        copies[REFERENCE_SMOOTHED_ATTACK.format(k=k)] = smoothed
     write_csv(summary, Path(out_dir) / REFERENCE_TABLE2_SUMMARY)
     written = export_files(out_dir, {REFERENCE_UNPROTECTED: model}, copies)
     log.info("\n%s\nwrote %s", summary.to_string(index=False), ", ".join(map(str, written)))
