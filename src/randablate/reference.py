@@ -30,6 +30,7 @@ from .layout import (
     REFERENCE_SUMMARY,
     REFERENCE_TABLE,
     REFERENCE_TRAINING,
+    ReferenceExport,
 )
 from .scorecard import Tolerance, proportion_interval, read_cells, scorecard
 from .tables import K_ROW, STAGES, TABLE8_ROW, read_certificates, summarize
@@ -214,33 +215,33 @@ def _row_label(table: int, k: int, encoding: str) -> str:
 
 def export_run(
     out_dir: str | os.PathLike,
-    export: Mapping[str, object],
+    export: ReferenceExport,
     certificate_files: Sequence[str | os.PathLike],
     model_files: Sequence[str | os.PathLike],
     tables: Sequence[str | os.PathLike],
     cells: Sequence[str | os.PathLike],
     provenance: str | os.PathLike,
-    *,
-    confidence: float,
     tolerance: Tolerance,
     scale: str,
 ) -> pd.DataFrame:
-    """Write one layout.ReferenceExport (given as `models`, `rows`, `tables`); return its summary.
+    """Write one checked-in export (layout.ReferenceExport) of a run; return its summary.
 
-    The summary holds each row's cells with intervals beside the paper's values (read from the
-    tables' `cells`), the scorecard is those cells', and each model's certificates and training
-    history are written beside the copied tables and provenance.
+    The summary holds each row's cells with intervals at `tolerance.confidence` beside the paper's
+    values (read from the tables' `cells`), the scorecard is those cells', and each model's
+    certificates and training history are written beside the copied tables and provenance.
     """
-    models, rows, numbers = export["models"], export["rows"], export["tables"]
+    models = export.models
     certs = dict(zip(models, certificate_files, strict=True))
     frames = {name: read_certificates(path) for name, path in certs.items()}
     by_row = {
-        (f"table{table}", _row_label(table, *models[name])): frames[name] for table, name in rows
+        (f"table{table}", _row_label(table, *models[name])): frames[name]
+        for table, name in export.rows
     }
     paper_cells = read_cells(cells)
-    summary = reference_summary(by_row, paper_values(paper_cells), confidence)
+    summary = reference_summary(by_row, paper_values(paper_cells), tolerance.confidence)
     copies = {
-        REFERENCE_TABLE.format(number=n): path for n, path in zip(numbers, tables, strict=True)
+        REFERENCE_TABLE.format(number=n): path
+        for n, path in zip(export.tables, tables, strict=True)
     }
     copies[REFERENCE_PROVENANCE] = provenance
     export_reference(out_dir, summary, certs, dict(zip(models, model_files, strict=True)), copies)

@@ -237,8 +237,8 @@ for name, export in layout.reference_exports(config).items():
             **job_resources("light"),
         params:
             out_dir=output_dir,
-            export=vars(export),
-            confidence=config["scorecard"]["confidence"],
+            export=export,
+            # its confidence sets the intervals' level
             tolerance=config["scorecard"],
             scale=config["scale"],
         script:

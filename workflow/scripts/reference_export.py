@@ -7,8 +7,5 @@ from randablate.scorecard import Tolerance
 with job_log(snakemake, "exporting the reference run failed") as log:
     p, inp = snakemake.params, snakemake.input
     inputs = (inp.certificates, inp.models, inp.tables, inp.cells, inp.provenance)
-    tolerance = Tolerance(**p.tolerance)
-    summary = export_run(
-        p.out_dir, p.export, *inputs, confidence=p.confidence, tolerance=tolerance, scale=p.scale
-    )
+    summary = export_run(p.out_dir, p.export, *inputs, Tolerance(**p.tolerance), p.scale)
     log.info("\n%s", summary.to_string(index=False))
