@@ -24,25 +24,30 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 OUT=${OUT:-/tmp/device-session}
-MNIST_FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
-MNIST_MD5=(6bbc9ace898e44ae57da46a324031adb a25bea736e30d166cdddb491f175f624
-    2646ac647ad5339dbf082846283269ea 27ae3e4e09519cfbb04c329615203637)
+# MNIST's file names and md5s: randablate.datasets.MNIST_FILES (torch-free, so --pack runs anywhere).
+MNIST_NAMES=$(PYTHONPATH="$PWD/src" "$PYTHON" -c \
+    'from randablate.datasets import MNIST_FILES; print(" ".join(MNIST_FILES))')
 
 check_mnist() {  # check_mnist DIR: every file present with its published md5
-    local i
-    for i in "${!MNIST_FILES[@]}"; do
-        local file="$1/${MNIST_FILES[$i]}"
-        [ -f "$file" ] || { echo "missing $file" >&2; return 1; }
-        [ "$(md5sum <"$file" | cut -d' ' -f1)" = "${MNIST_MD5[$i]}" ] \
-            || { echo "$file: md5 is not MNIST's ${MNIST_MD5[$i]}" >&2; return 1; }
-    done
+    PYTHONPATH="$PWD/src" "$PYTHON" - "$1" <<'PY'
+import hashlib
+import sys
+from pathlib import Path
+
+from randablate.datasets import MNIST_FILES
+
+for name, md5 in MNIST_FILES.items():
+    path = Path(sys.argv[1]) / name
+    if not path.is_file() or hashlib.md5(path.read_bytes()).hexdigest() != md5:
+        sys.exit(f"{path}: missing, or its md5 is not MNIST's {md5}")
+PY
 }
 
 if [ "${1:-}" = "--pack" ]; then
     source_dir="${RANDABLATE_DATA:-data}/mnist"
     check_mnist "$source_dir" || exit 1
     mkdir -p .gl/mnist
-    for name in "${MNIST_FILES[@]}"; do gzip -c "$source_dir/$name" >".gl/mnist/$name.gz"; done
+    for name in $MNIST_NAMES; do gzip -c "$source_dir/$name" >".gl/mnist/$name.gz"; done
     echo "packed MNIST from $source_dir into .gl/mnist ($(du -sh .gl/mnist | cut -f1))"
     exit 0
 fi
@@ -75,7 +80,7 @@ fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 if [ -d .gl/mnist ]; then
     mkdir -p data/mnist
-    for name in "${MNIST_FILES[@]}"; do gunzip -c ".gl/mnist/$name.gz" >"data/mnist/$name"; done
+    for name in $MNIST_NAMES; do gunzip -c ".gl/mnist/$name.gz" >"data/mnist/$name"; done
 fi
 export RANDABLATE_DATA="$PWD/data"
 

@@ -31,7 +31,8 @@ PY
 if [ "$cuda" = 1 ]; then
     section "CUDA tests"
     "$PYTHON" -m pytest -q -rs -k "cuda or gpu or device" tests/test_smoothing.py \
-        tests/test_devices.py tests/test_training.py tests/test_ablation.py tests/test_streams.py
+        tests/test_devices.py tests/test_training.py tests/test_ablation.py tests/test_streams.py \
+        tests/test_train_many.py
     section "certification throughput (CPU and CUDA, fp32 and bf16)"
     "$PYTHON" benchmarks/certify_throughput.py --images 8 --repeats 2 --batch-size 10000
     section "training throughput (MNIST CNN, batch 128)"
