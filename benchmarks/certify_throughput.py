@@ -10,7 +10,8 @@ per sample, a factorial loop for the radius) on the same hardware, for the speed
 CPU a row "bf16, 1 pass a batch" runs each batch of keep-sets through the model in one forward
 pass, as before `cpu_forward_batch()` (old against new in one run; compiled models always do).
 On a CPU with AMX a row "bf16, unfused" runs the model as written, as before bf16 ran fused
-oneDNN layers there (`models.fuse_for_cpu`).
+oneDNN layers there (`fused.fuse_for_cpu`), and a row "bf16, no cells" runs those fused layers
+with the two strided convolutions as written, as before they ran on 4x4 cells (`fused.CellCNN`).
 The weights are random: the cost of a forward pass does not depend on them. Compare ratios
 measured in one run; absolute times on a shared machine are noisy (on a loaded machine, compare
 with `--threads 1`: several threads that wait on each other are slowed most).
@@ -33,7 +34,8 @@ import time
 import torch
 
 from randablate.encoding import get_encoding
-from randablate.models import build_model, fused_inference_helps
+from randablate.fused import fuse_for_cpu, fused_inference_helps
+from randablate.models import build_model
 from randablate.smoothing import Smoothed, _base_on, cpu_forward_batch
 
 D, N0, N, ALPHA = 28 * 28, 1000, 10000, 0.05
@@ -172,28 +174,31 @@ def main() -> None:
     rates = {(dev, p): matmul_rate(dev, dtypes[p]) for dev in devices for p in dtypes}
     print(f"{'device':8} {'method':28} {'samples/s':>12} {'ms/image':>10}")
     rows = {}
-    # (precision, compiled, one pass a batch, unfused)
-    variants = [("fp32", False, False, False), ("bf16", False, False, False)]
-    variants += [("bf16", False, True, False), ("bf16", False, False, True)]
-    variants += [("bf16", True, False, False)] * args.compile
+    # (precision, compiled, one pass a batch, form of the model on a CPU with AMX)
+    variants = [("fp32", False, False, ""), ("bf16", False, False, "")]
+    variants += [("bf16", False, True, ""), ("bf16", False, False, "unfused")]
+    variants += [("bf16", False, False, "no cells")]
+    variants += [("bf16", True, False, "")] * args.compile
     for device in devices:
         cuda = device == "cuda"
         images = args.cuda_images if cuda else args.images
         batch_size = args.cuda_batch_size if cuda else args.batch_size
         x = torch.rand(images, 1, 28, 28)
         seeds = list(range(images))
-        for precision, compiled, one_pass, unfused in variants:
+        for precision, compiled, one_pass, form in variants:
             if one_pass and (cuda or batch_size <= cpu_forward_batch()):
                 continue  # on CUDA a batch is one pass anyway
-            if unfused and (cuda or not fused_inference_helps()):
+            if form and (cuda or not fused_inference_helps()):
                 continue  # fused layers only where bf16 runs on a CPU with AMX
             smoothed = Smoothed(
                 model, args.k, encoding, 10, batch_size, precision, device, compiled
             )
             if one_pass:
                 smoothed.forward_batch = batch_size
-            if unfused:
-                smoothed.model = _base_on(model, smoothed.device, smoothed.dtype, fuse=False)
+            if form:
+                plain = _base_on(model, smoothed.device, smoothed.dtype, fuse=False)
+                fused = fuse_for_cpu(plain, cpu_forward_batch(), cells=False)
+                smoothed.model = plain if form == "unfused" else fused
 
             def certify(smoothed=smoothed, x=x, seeds=seeds, cuda=cuda):
                 smoothed.certify(x, N0, N, ALPHA, seeds)
@@ -203,7 +208,7 @@ def main() -> None:
             seconds = time_call(certify, args.repeats)
             per_image = 1000 * seconds / images
             name = precision + (" compiled" if compiled else "") + (", 1 pass a batch" * one_pass)
-            name += ", unfused" * unfused
+            name += f", {form}" * bool(form)
             rows[(device, name)] = per_image
             rate = images * (N0 + N) / seconds
             print(f"{device:8} {'randablate ' + name:28} {rate:12,.0f} {per_image:10.1f}")

@@ -173,3 +173,29 @@ def test_ablate_kept_writes_what_the_mask_would(name, channels, mean):
             y, x = divmod(pixel, 4)
             expected = coded[row, :, y, x] if pixel in kept[b].tolist() else null
             assert torch.equal(out[b, :, y, x], expected), (b, pixel)
+
+
+@pytest.mark.parametrize(("name", "mean"), [("multichannel", None), ("mean", [0.3])])
+def test_ablated_in_writes_ablate_kepts_samples_into_null_images_and_puts_null_back(name, mean):
+    # One buffer serves batch after batch: inside the block it holds ablate_kept's samples,
+    # after it (even one that raised) all NULL again, for a NULL of zeros and of a mean.
+    gen = torch.Generator().manual_seed(1)
+    encoding = get_encoding(name, 1, mean=mean)
+    coded = encoding.code(torch.rand(3, 1, 5, 4, generator=gen))
+    coded = coded.contiguous(memory_format=torch.channels_last)
+    null = encoding.null(torch.device("cpu"), torch.float32)
+    buffer = encoding.null_images(6, 5, 4, torch.device("cpu"), torch.float32)
+    assert buffer.shape == (6, 20, encoding.out_channels)
+    assert torch.equal(buffer, null.expand(6, 20, -1))
+    for batch in range(3):
+        rows = torch.randint(0, 3, (6,), generator=gen)
+        kept = torch.stack([torch.randperm(20, generator=gen)[:7] for _ in rows])
+        with encoding.ablated_in(buffer, coded, rows, kept) as samples:
+            assert torch.equal(samples, encoding.ablate_kept(coded, rows, kept)), batch
+        assert torch.equal(buffer, null.expand(6, 20, -1)), batch
+    with (
+        pytest.raises(RuntimeError, match="a failed pass"),
+        encoding.ablated_in(buffer, coded, rows, kept),
+    ):
+        raise RuntimeError("a failed pass")
+    assert torch.equal(buffer, null.expand(6, 20, -1))

@@ -1,11 +1,7 @@
-import copy
-
 import pytest
 import torch
-from conftest import holds_unless_planted
 
-from randablate import models
-from randablate.models import build_model, fuse_for_cpu, load_model, save_model
+from randablate.models import build_model, load_model, save_model
 
 
 def test_mnist_cnn_has_the_papers_shapes():
@@ -111,50 +107,3 @@ def test_imagenet_resnet50_keeps_torchvisions_kaiming_initialisation():
         w = conv.weight.detach()
         fan_out = w.shape[0] * w[0, 0].numel()
         assert abs(w.std().item() - (2 / fan_out) ** 0.5) < 0.05 * (2 / fan_out) ** 0.5
-
-
-ONEDNN = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
-
-
-def check_fused_cnn(planted, monkeypatch) -> None:
-    """The fused CNN's bf16 logits are the fp32 CNN's within bf16 rounding, as the plain CNN's."""
-    if planted:  # the Flatten forgets the channels-last order the next Linear's weight expects
-        monkeypatch.setattr(models._FlattenChannelsLast, "forward", lambda self, x: x.flatten(1))
-    torch.manual_seed(0)
-    model = build_model("cnn", 2, 10).eval()
-    plain = copy.deepcopy(model).to(torch.bfloat16).to(memory_format=torch.channels_last)
-    fused = fuse_for_cpu(plain, 128)
-    assert [type(layer).__name__ for layer in fused] == ["_FusedConv"] * 2 + [
-        "_FlattenChannelsLast"
-    ] + ["_FusedLinear"] * 3
-    x = (torch.rand(300, 2, 28, 28) < 45 / 784).float()  # ablated inputs: mostly NULL
-    x[:, 1] *= torch.rand(300, 28, 28)
-    x16 = x.bfloat16().contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        exact, ours, theirs = model(x), fused(x16).float(), plain(x16).float()
-    scale = float(exact.abs().max())
-    assert float((theirs - exact).abs().max()) <= 0.02 * scale  # bf16 rounding: the yardstick
-    assert float((ours - exact).abs().max()) <= 0.02 * scale
-    assert float((ours - theirs).abs().max()) <= 0.02 * scale
-    with torch.inference_mode():  # a copy (its packed weights packed anew) computes the same
-        assert torch.equal(copy.deepcopy(fused)(x16).float(), ours)
-
-
-@ONEDNN
-@pytest.mark.parametrize("planted", [None, "flatten in (C, H, W) order"])
-def test_fused_cnn_computes_the_cnn_within_bf16_rounding(planted, monkeypatch):
-    holds_unless_planted(planted, check_fused_cnn, planted, monkeypatch)
-
-
-@ONEDNN
-def test_fuse_for_cpu_declines_models_it_cannot_run_as_fused_layers():
-    conv = torch.nn.Conv2d(2, 4, 3, padding=1)
-    reflect = torch.nn.Conv2d(2, 4, 3, padding=1, padding_mode="reflect")
-    linear = torch.nn.Linear(4 * 28 * 28, 10)
-    assert fuse_for_cpu(build_model("resnet18", 6, 10)) is None  # not a Sequential
-    nn = torch.nn
-    assert fuse_for_cpu(nn.Sequential(conv, nn.MaxPool2d(2), nn.Flatten(), linear)) is None
-    assert fuse_for_cpu(nn.Sequential(reflect, nn.ReLU(), nn.Flatten(), linear)) is None
-    assert fuse_for_cpu(nn.Sequential(nn.Flatten(), nn.Linear(2 * 28 * 28, 10))) is None
-    assert fuse_for_cpu(nn.Sequential(conv, nn.Flatten(), nn.ReLU(), linear)) is None
-    assert fuse_for_cpu(nn.Sequential(conv, nn.ReLU(), nn.Flatten(), linear)) is not None

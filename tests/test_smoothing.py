@@ -63,6 +63,9 @@ def test_counts_do_not_depend_on_chunking_or_batching():
     a = smoothed(base, 100, batch_size=7).counts(x, 500, [0, 1, 2])
     b = smoothed(base, 100, batch_size=1000).counts(x, 500, [0, 1, 2])
     c = smoothed(base, 100).counts(x[1:2], 500, [1])
+    large = smoothed(base, 100, batch_size=10_000)  # on the CPU: drawn a few passes at a time
+    assert large.draw_batch == smoothing.CPU_DRAW_PASSES * large.forward_batch < 10_000
+    assert torch.equal(a, large.counts(x, 500, [0, 1, 2]))
     assert torch.equal(a, b)
     assert torch.equal(a[1], c[0])
     assert (a.sum(1) == 500).all()
@@ -273,7 +276,7 @@ def test_bf16_on_an_amx_cpu_runs_fused_layers_and_fp32_the_model_as_written(monk
 
     plain = ["Conv2d", "ReLU", "Conv2d", "ReLU", "Flatten", "Linear", "ReLU", "Linear"]
     if torch.backends.mkldnn.is_available():
-        assert layers("bf16", amx=True)[:3] == ["_FusedConv", "_FusedConv", "_FlattenChannelsLast"]
+        assert layers("bf16", amx=True)[:2] == ["_CellConvs", "_FlattenChannelsLast"]
     assert layers("bf16", amx=False)[:8] == plain  # no AMX: the plain bf16 model
     assert layers("fp32", amx=True)[:8] == plain  # fp32 is never fused: bit for bit as before
     assert layers("bf16", amx=True, compile=True)[:8] == plain  # compile fuses on its own
@@ -291,7 +294,7 @@ def test_fused_bf16_votes_match_plain_bf16_votes_on_a_trained_model(
     for fused in (True, False):
         monkeypatch.setattr(smoothing, "fused_inference_helps", lambda fused=fused: fused)
         model = Smoothed(trained_k45, 45, enc, 10, precision="bf16", device="cpu")
-        assert (type(model.model[0]).__name__ == "_FusedConv") == fused
+        assert (type(model.model[0]).__name__ == "_CellConvs") == fused
         counts[fused] = model.counts(x, 1000, seeds)
         assert torch.equal(counts[fused], model.counts(x, 1000, seeds))  # deterministic
     # Same keep-sets, logits that differ by bf16 rounding: a vote moves only on a near tie.
@@ -486,7 +489,7 @@ def test_compiled_counting_gives_the_same_votes_in_fp32(planted, monkeypatch):
         compiled = smoothed(base, 45, batch_size=64, compile=True)
         assert compiled.compiled is not None
     else:  # the same padding path, without the cost of compiling twice
-        monkeypatch.setattr(Smoothed, "_forward", _slices_the_padding)
+        monkeypatch.setattr(Smoothed, "_forward_one", _slices_the_padding)
         compiled = smoothed(base, 45, batch_size=64)
         compiled.compiled = compiled.model
     again = per_image_counts(compiled, x, 30, seed=3)

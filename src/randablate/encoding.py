@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -51,6 +52,12 @@ class Encoding:
         null = self.null(coded.device, coded.dtype).view(1, -1, 1, 1)
         return torch.where(keep, coded, null)
 
+    def null_images(
+        self, num: int, h: int, w: int, device: torch.device, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """`num` all-NULL images as pixel rows (num, H*W, C'), for `ablated_in` to write into."""
+        return self.null(device, dtype).expand(num, h * w, -1).contiguous()
+
     def ablate_kept(
         self, coded: torch.Tensor, rows: torch.Tensor, kept: torch.Tensor
     ) -> torch.Tensor:
@@ -61,13 +68,28 @@ class Encoding:
         The same values as `ablate_coded(coded[rows], mask)`, written without a mask: a NULL
         fill and k pixels copied a sample.
         """
-        n, c, h, w = coded.shape
-        pixels = coded.permute(0, 2, 3, 1).reshape(n, h * w, c)
-        null = self.null(coded.device, coded.dtype)
-        out = null.expand(len(rows), h * w, c).contiguous()
-        sample = torch.arange(len(rows), device=rows.device).unsqueeze(1)
-        out[sample, kept] = pixels[rows.unsqueeze(1), kept]
-        return out.view(len(rows), h, w, c).permute(0, 3, 1, 2)
+        _, _, h, w = coded.shape
+        out = self.null_images(len(rows), h, w, coded.device, coded.dtype)
+        _write_kept(out, coded, rows, kept)
+        return _as_images(out, h, w)
+
+    @contextlib.contextmanager
+    def ablated_in(
+        self, null_images: torch.Tensor, coded: torch.Tensor, rows: torch.Tensor, kept: torch.Tensor
+    ) -> Iterator[torch.Tensor]:
+        """`ablate_kept`'s samples, written into `null_images` (B, H*W, C', all NULL) in place.
+
+        No fill a batch: only the k kept pixels of each sample are written, and on leaving the
+        block NULL is written back over them, so that the buffer (`null_images`) serves the
+        next batch. The samples are a view of it, valid inside the block.
+        """
+        _, c, h, w = coded.shape
+        written = _write_kept(null_images, coded, rows, kept)
+        try:
+            yield _as_images(null_images, h, w)
+        finally:
+            null = self.null(null_images.device, null_images.dtype)
+            null_images.view(-1, c).index_copy_(0, written, null.expand(len(written), c))
 
     def __call__(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Code images (N, C, H, W) in [0, 1], keeping only the pixels in `keep` (N, H*W)."""
@@ -196,3 +218,21 @@ def dataset_encoding(name: str, dataset: str, mean: Sequence[float] | None = Non
     if name == "mean" and mean is None and dataset == "imagenet":
         mean = IMAGENET_NORMALIZE[0]  # the usual ImageNet channel means, not recomputed
     return get_encoding(name, channels, mean=mean)
+
+
+def _write_kept(
+    out: torch.Tensor, coded: torch.Tensor, rows: torch.Tensor, kept: torch.Tensor
+) -> torch.Tensor:
+    """Copy pixels kept[b] of coded[rows[b]] into pixel rows out[b]; returns the rows written."""
+    n, c, h, w = coded.shape
+    pixels = coded.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    offsets = torch.arange(len(rows), device=kept.device).unsqueeze(1) * (h * w)
+    written = (offsets + kept).reshape(-1)
+    source = (rows.unsqueeze(1) * (h * w) + kept).reshape(-1)
+    out.view(-1, c).index_copy_(0, written, pixels.index_select(0, source))
+    return written
+
+
+def _as_images(pixel_rows: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Pixel rows (B, H*W, C') as images (B, C', H, W) laid out channels-last (a view)."""
+    return pixel_rows.view(len(pixel_rows), h, w, -1).permute(0, 3, 1, 2)

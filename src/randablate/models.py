@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from pathlib import Path
@@ -31,108 +30,6 @@ def mnist_cnn(in_channels: int = 2, num_classes: int = 10) -> nn.Sequential:
         nn.ReLU(),
         nn.Linear(100, num_classes),
     )
-
-
-class _FusedConv(nn.Module):
-    """A Conv2d as one oneDNN call, with the ReLU after it (if any) applied in that call."""
-
-    def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(conv.weight.detach(), requires_grad=False)
-        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach(), False)
-        self.padding, self.stride = list(conv.padding), list(conv.stride)
-        self.dilation, self.groups = list(conv.dilation), conv.groups
-        self.attr = "relu" if relu else "none"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._convolution_pointwise(
-            x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
-            self.attr, [], "",
-        )  # fmt: skip
-
-
-class _FusedLinear(nn.Module):
-    """A Linear as one oneDNN call, with the ReLU after it (if any) applied in that call.
-
-    The weight is also packed once into oneDNN's blocked layout for `batch` rows a call (any
-    number of rows runs; that many is the fastest), so that no call reorders it again.
-    """
-
-    def __init__(
-        self, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool, batch: int | None
-    ) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(weight.detach().contiguous(), requires_grad=False)
-        self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
-        self.relu, self.batch = relu, batch
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight, batch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        attr = "relu" if self.relu else "none"
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, attr, [], "")
-
-    def __deepcopy__(self, memo: dict) -> _FusedLinear:
-        """A copy packed anew: a packed (opaque) tensor cannot be copied."""
-        bias = copy.deepcopy(self.bias, memo)
-        return _FusedLinear(copy.deepcopy(self.weight, memo), bias, self.relu, self.batch)
-
-
-class _FlattenChannelsLast(nn.Module):
-    """Flatten (B, C, H, W) in (H, W, C) order: a view of channels-last activations, no copy."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.permute(0, 2, 3, 1).reshape(len(x), -1)
-
-
-def fused_inference_helps() -> bool:
-    """Whether `fuse_for_cpu` models are the faster bf16 path here: oneDNN on a CPU with AMX."""
-    try:
-        onednn = torch.backends.mkldnn.is_available() and torch._C._get_mkldnn_enabled()
-        return bool(onednn and torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # a torch without these probes
-        return False
-
-
-def fuse_for_cpu(model: nn.Module, batch: int | None = None) -> nn.Module | None:
-    """Model for CPU inference with each layer and its ReLU in one oneDNN call; None if unfit.
-
-    Fits an `nn.Sequential` of Conv2d, Linear, ReLU and Flatten layers (the MNIST CNN). The
-    layers take the model's weights, in its dtype and layout. A Flatten after a convolution
-    reads channels-last activations in place, and the next Linear takes its input columns in
-    that (H, W, C) order. `batch`: the samples a forward pass usually holds. Same function as
-    `model`, with sums in another order: bf16 logits move by rounding, so only the bf16 path
-    uses it (`smoothing._base_on`).
-    """
-    if not isinstance(model, nn.Sequential) or not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
-        return None
-    layers, fused, channels, permute = list(model), [], None, False
-    for i, layer in enumerate(layers):
-        relu = i + 1 < len(layers) and isinstance(layers[i + 1], nn.ReLU)
-        after_weights = i > 0 and isinstance(layers[i - 1], nn.Conv2d | nn.Linear)
-        if isinstance(layer, nn.ReLU) and after_weights:
-            continue  # fused into the layer before
-        if isinstance(layer, nn.Conv2d) and layer.padding_mode == "zeros":
-            if isinstance(layer.padding, str):
-                return None
-            fused.append(_FusedConv(layer, relu))
-            channels = layer.out_channels
-        elif isinstance(layer, nn.Flatten) and (layer.start_dim, layer.end_dim) == (1, -1):
-            following = layers[i + 1] if i + 1 < len(layers) else None
-            if channels is None or not isinstance(following, nn.Linear):
-                return None
-            fused.append(_FlattenChannelsLast())
-            permute = True
-        elif isinstance(layer, nn.Linear):
-            weight = layer.weight
-            if permute:  # columns from (C, H, W) order to (H, W, C)
-                out, columns = weight.shape
-                weight = weight.view(out, channels, columns // channels).transpose(1, 2)
-                weight = weight.reshape(out, columns)
-                permute = False
-            fused.append(_FusedLinear(weight, layer.bias, relu, batch))
-        else:
-            return None
-    return nn.Sequential(*fused).eval()
 
 
 def _stem_conv(in_channels: int, kernel_size: int, stride: int) -> nn.Conv2d:

@@ -26,16 +26,19 @@ from .certification import SamplingScheme, certify_counts, scheme_record
 from .devices import DeviceGrant, default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz, discard_if_older
-from .models import fuse_for_cpu, fused_inference_helps, load_model
+from .fused import CellCNN, cell_order, fuse_for_cpu, fused_inference_helps
+from .models import load_model
 from .names import check_precision
 from .seeding import derive_seed
 from .streams import SeedsArg, Streams, as_streams
 
 # Samples an uncompiled forward pass on the CPU, per thread: the MNIST CNN's activations of 128
 # samples a core stay in its cache, which made bf16 votes 1.6x faster a sample than passes of
-# 1,000 (benchmarks/certify_throughput.py, "1 pass a batch"). Keep-sets are still drawn
-# `batch_size` at a time.
+# 1,000 (benchmarks/certify_throughput.py, "1 pass a batch").
 CPU_FORWARD_BATCH = 128
+# Forward passes' worth of keep-sets drawn at a time on the CPU (when batch_size is larger):
+# Floyd's steps over 10,000 rows leave the cache and took twice as long a sample as over 1,000.
+CPU_DRAW_PASSES = 4
 
 
 def cpu_forward_batch() -> int:
@@ -54,7 +57,7 @@ def _base_on(
     The copy is also laid out channels-last (faster convolutions on the CPU and on tensor
     cores); a model that already sits on the GPU in the right dtype is used as it is, not
     duplicated in GPU memory. With `fuse`, bf16 on a CPU with AMX runs each layer with its ReLU
-    in one oneDNN call where the model allows (`models.fuse_for_cpu`); fp32 is never fused, so
+    in one oneDNN call where the model allows (`fused.fuse_for_cpu`); fp32 is never fused, so
     its votes stay those of the model as written.
     """
     params = list(base.parameters()) + list(base.buffers())
@@ -119,11 +122,14 @@ class Smoothed:
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.model = _base_on(base, self.device, self.dtype, fuse=not compile)
         self.channels_last = _channels_last(self.model)
-        # On the CPU an uncompiled model runs in passes that fit in cache; a compiled one pays
-        # a per-call overhead and fuses the ReLUs, so it takes whole batches.
-        self.forward_batch = self.batch_size
+        self._null_buffer: torch.Tensor | None = None  # see _null_images
+        # On the CPU an uncompiled model runs in passes that fit in cache, and keep-sets are
+        # drawn a few passes at a time; a compiled one pays a per-call overhead and fuses the
+        # ReLUs, so it takes whole batches.
+        self.forward_batch = self.draw_batch = self.batch_size
         if self.device.type == "cpu" and not compile:
             self.forward_batch = min(self.batch_size, cpu_forward_batch())
+            self.draw_batch = min(self.batch_size, CPU_DRAW_PASSES * self.forward_batch)
         # compile: torch.compile with weights frozen (the ReLUs and copies around the
         # convolutions and matrix products become generated kernels); compiled once per batch
         # shape, so the last batch is padded to forward_batch.
@@ -167,7 +173,7 @@ class Smoothed:
     def _count(self, x: torch.Tensor, n: int, streams: Streams) -> torch.Tensor:
         """Votes (B, classes) on the device over samples starts .. starts + n - 1 of each stream.
 
-        The (image, sample) pairs are cut into batches of `batch_size` samples that may span
+        The (image, sample) pairs are cut into batches of `draw_batch` samples that may span
         images; each batch's keep-sets are drawn on the device from the seeds, and its votes are
         added to counts that stay there: nothing returns to the host until the caller asks.
         """
@@ -179,18 +185,17 @@ class Smoothed:
         starts = streams.starts.to(self.device)
         coded = self._coded(x)
         flat_counts = torch.zeros(batch * self.num_classes, dtype=torch.long, device=self.device)
-        for start in range(0, batch * n, self.batch_size):
-            stop = min(start + self.batch_size, batch * n)
+        for start in range(0, batch * n, self.draw_batch):
+            stop = min(start + self.draw_batch, batch * n)
             flat = torch.arange(start, stop, device=self.device)
             image = flat // n
             sample = starts[image] + flat - image * n
             if 2 * self.k <= d:  # write the k kept pixels into a NULL image: no mask
                 kept = kept_pixels_from_streams(seeds[image], sample, d, self.k)
-                inputs = self.encoding.ablate_kept(coded, image, kept)
+                logits = self._forward_kept(coded, image, kept)
             else:
                 keep = keep_masks_from_streams(seeds[image], sample, d, self.k)
-                inputs = self.encoding.ablate_coded(coded[image], keep)
-            logits = self._forward(inputs)
+                logits = self._forward(self.encoding.ablate_coded(coded[image], keep))
             votes = image * self.num_classes + logits.argmax(dim=1)
             flat_counts.scatter_add_(0, votes, torch.ones_like(votes))
         return flat_counts.view(batch, self.num_classes)
@@ -230,6 +235,40 @@ class Smoothed:
                 for start in range(0, len(inputs), self.forward_batch)
             ]
         )
+
+    def _forward_kept(
+        self, coded: torch.Tensor, image: torch.Tensor, kept: torch.Tensor
+    ) -> torch.Tensor:
+        """The logits of the samples that keep pixels kept[b] (B, k) of coded[image[b]].
+
+        The samples are written `forward_batch` at a time into one reused buffer of NULL images
+        (`Encoding.ablated_in`): k pixels written and k put back a sample, instead of a fresh
+        NULL fill of all d. A `fused.CellCNN` gets them written in its cell order.
+        """
+        _, _, h, w = coded.shape
+        cells = isinstance(self.model, CellCNN) and self.model.cells_fit(h, w)
+        if cells:  # the images' pixels and the kept ones renumbered in cell order
+            order = cell_order(h, w).to(self.device)
+            pixels = coded.new_empty(coded.permute(0, 2, 3, 1).shape).view(len(coded), h * w, -1)
+            pixels[:, order] = coded.permute(0, 2, 3, 1).reshape(len(coded), h * w, -1)
+            coded, kept = pixels.view(len(coded), h, w, -1).permute(0, 3, 1, 2), order[kept]
+        size = min(len(kept), self.forward_batch)
+        null_images = self._null_images(size, h, w)
+        logits = []
+        for start in range(0, len(kept), size):
+            part = slice(start, start + size)
+            rows, buffer = kept[part], null_images[: len(kept[part])]
+            with self.encoding.ablated_in(buffer, coded, image[part], rows) as x:
+                logits.append(
+                    self.model.forward_cells(buffer, h, w) if cells else self._forward_one(x)
+                )
+        return logits[0] if len(logits) == 1 else torch.cat(logits)
+
+    def _null_images(self, size: int, h: int, w: int) -> torch.Tensor:
+        """The buffer of `size` NULL images (h, w) that `_forward_kept` writes samples into."""
+        if self._null_buffer is None or self._null_buffer.shape[:2] != (size, h * w):
+            self._null_buffer = self.encoding.null_images(size, h, w, self.device, self.dtype)
+        return self._null_buffer
 
     def _forward_one(self, inputs: torch.Tensor) -> torch.Tensor:
         """The logits of one forward pass (at most `forward_batch` samples)."""
