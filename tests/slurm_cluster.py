@@ -85,6 +85,15 @@ PartitionName=main Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
 
 
+def _pid_in(path: Path) -> int | None:
+    """The process id a daemon wrote to `path`; None until the file exists and holds one."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def _wait_for(check, timeout: float, what: str, logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,20 +135,25 @@ def slurm_cluster(state: Path, memory_mb: int = 8000) -> Iterator[dict[str, str]
             capture_output=True,
         )  # fmt: skip
         _wait_for(
-            lambda: (munge / "munged.pid").exists(),
+            lambda: _pid_in(munge / "munged.pid") is not None,
             20,
             "munged did not start",
             [munge / "munged.log"],
         )
-        pids.append(int((munge / "munged.pid").read_text()))
+        pids.append(_pid_in(munge / "munged.pid"))
         # Slurm's munge plugin finds the daemon's socket through this option of slurm.conf.
         with conf.open("a") as f:
             f.write(f"AuthInfo=socket={socket_path}\n")
         for daemon in ("slurmctld", "slurmd"):
             subprocess.run([_binary(daemon), "-f", str(conf)], env=env, check=True)
             pid_file = state / f"{daemon}.pid"
-            _wait_for(pid_file.exists, 20, f"{daemon} did not start", [state / f"{daemon}.log"])
-            pids.append(int(pid_file.read_text()))
+            _wait_for(
+                lambda pid_file=pid_file: _pid_in(pid_file) is not None,
+                20,
+                f"{daemon} did not start",
+                [state / f"{daemon}.log"],
+            )
+            pids.append(_pid_in(pid_file))
 
         def node_idle() -> bool:
             out = subprocess.run(
