@@ -515,3 +515,16 @@ def test_summary_text_counts_cells_within_tolerance():
         "  table1: 1 of 2",
         "  table2: 1 of 1",
     ]
+
+
+def test_a_run_ends_with_the_scorecards_summary_where_it_was_built(tmp_path):
+    card = tmp_path / "reproduction.csv"
+    report = "Report: rerun the same command with --report report.html (the results in out)."
+    assert sc.run_summary(card, "out") == report  # no scorecard among this run's targets
+    pd.DataFrame({"table": ["table1", "table2"], "within": [True, False]}).to_csv(card)
+    assert sc.run_summary(card, "out").splitlines() == [
+        "Reproduction scorecard: 1 of 2 cells within tolerance",
+        "  table1: 1 of 1",
+        f"  table2: 0 of 1 ({card})",
+        report,
+    ]

@@ -239,3 +239,13 @@ def summary_text(card: pd.DataFrame) -> str:
     ]
     lines += [f"  {name}: {c['within']} of {c['cells']}" for name, c in counts.items()]
     return "\n".join(lines)
+
+
+def run_summary(card_path: str | os.PathLike, results_dir: str) -> str:
+    """What a successful run prints last: the scorecard's summary, if built, and the report."""
+    lines = []
+    if os.path.exists(card_path):
+        lines.append(f"{summary_text(pd.read_csv(card_path))} ({card_path})")
+    where = f"the results in {results_dir}"
+    lines.append(f"Report: rerun the same command with --report report.html ({where}).")
+    return "\n".join(lines)

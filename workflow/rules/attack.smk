@@ -22,10 +22,7 @@ rule attack_shard:
     resources:
         **job_resources("attack"),
     params:
-        **GPU_LOCK,
-        checkpoint=ATTACK_SHARD.file(".partial.npz"),
-        data=eval_data_params,
-        positions=attack_shard_range,
+        **shard_job_params(ATTACK_SHARD, attack_shard_range),
         settings=layout.attack_settings(config),
         batch_size=config["attack"]["batch_size"],
         precision=config["attack"]["precision"],

@@ -48,19 +48,15 @@ def paths(stem, suffix=".csv", job=None):
 
 
 MODEL_DIR = result(layout.MODELS)
-FPA_DIR = result(layout.FPA)
 MODEL = f"{MODEL_DIR}/model.pt"
 VOTES = paths(f"{layout.VOTES}/votes", ".npz", job="gather")
 CERTIFICATES = paths(layout.CERTIFICATES)
 BASE_ACCURACY = paths(layout.BASE_ACCURACY, ".json")
 ATTACK = paths(f"{layout.ATTACK}/attack", ".npz", job="gather")
-FPA_VOTES = paths(f"{layout.FPA}/votes", ".npz")
 TABLES = {n: paths(layout.TABLE.format(number=n)) for n in range(1, 9)}
 FIGURES = {n: paths(layout.FIGURE.format(number=n), ".png") for n in range(1, 6)}
 REPRODUCTION = paths(layout.REPRODUCTION)
 PROVENANCE = paths(layout.PROVENANCE, ".yaml")
-IMAGENET_SUBSET = paths(layout.IMAGENET_SUBSET)
-L0_COMPARED = paths(f"tables/{layout.L0_COMPARED}")
 
 # The paper's printed tables and constants (read, never typed into code).
 PAPER = REPO / PAPER_DIR
@@ -68,9 +64,6 @@ PAPER_TABLES = {n: PAPER / name for n, name in layout.PAPER_TABLES.items()}
 # The paper's certificate table of each data set (Tables 1, 3, 6).
 PAPER_CERTIFICATES = {d: PAPER_TABLES[n] for d, n in layout.CERTIFICATE_TABLES.items()}
 PAPER_DISCUSSION = PAPER / "discussion_constants.csv"
-# The authors' 400 ImageNet validation images (imagenet_indices.pth of their repository).
-PAPER_IMAGENET_INDICES = PAPER / "imagenet_val_indices.csv"
-PAPER_FPA = REPO / "resources" / "fpa" / "hammoudeh_lowd_2024_mnist.csv"
 
 
 wildcard_constraints:
@@ -123,18 +116,23 @@ data_params = by_wildcards(layout.data_params, "dataset")
 eval_data_params = by_wildcards(layout.eval_data_params, "dataset")
 shard_range = by_wildcards(layout.shard_range, "dataset", "shard", "shards")
 attack_shard_range = by_wildcards(layout.attack_shard_range, "k", "shard", "shards")
-vote_settings = by_wildcards(layout.vote_settings, "dataset", "sampling")
-training_settings = by_wildcards(layout.training_settings, "dataset", "k")
+
+
+def shard_job_params(shard, positions):
+    """The params every resumable shard job on a GPU has: lock, checkpoint, data, positions.
+
+    `shard`: the job's paths (its checkpoint lies beside its output); `positions`: the params
+    function of the test-set positions it covers.
+    """
+    partial = shard.file(".partial.npz")
+    return dict(
+        **GPU_LOCK, checkpoint=partial, data=eval_data_params, positions=positions
+    )
 
 
 def mnist_files(split=None):
     """The paths of the MNIST IDX files (of one split, or all four)."""
     return layout.mnist_files(config, split)
-
-
-def imagenet_dir():
-    """imagenet.dir, or raise naming the key when ImageNet is not there."""
-    return layout.imagenet_dir(config)
 
 
 def section(dataset):
@@ -178,13 +176,6 @@ def shard_files(pattern, shards):
     return files
 
 
-# Models the authors released (authors_checkpoints.dir), imported instead of trained, and Table
-# 1's models that train together (training.group_size), their job's logs under TABLE1_MODELS.
-AUTHORS_MODELS = layout.authors_models(config)
-TRAIN_GROUPS = layout.table1_training_groups(config, AUTHORS_MODELS)
-TABLE1_MODELS = "models/mnist/{encoding}/{arch}".format(**config["table1"])
-
-
 def attack_file(pattern, k):
     """Fill a model's path pattern for an attacked MNIST model (certificates: standard sampling)."""
     return model_files(pattern, "mnist", int(k))[0]
@@ -199,15 +190,3 @@ def table2_smoothed_inputs(wildcards, certificates=True):
     if certificates:  # the attacked model's accuracy cell is Table 1's
         inputs["certificates"] = attack_file(CERTIFICATES.output, k)
     return inputs
-
-
-def print_run_summary():
-    """At the end of a successful run: the scorecard's summary and how to get the report."""
-    if os.path.exists(REPRODUCTION.output):
-        import pandas as pd
-        from randablate.scorecard import summary_text
-
-        card = pd.read_csv(REPRODUCTION.output)
-        print(summary_text(card), f"({REPRODUCTION.output})")
-    where = f"the results in {RESULTS}"
-    print(f"Report: rerun the same command with --report report.html ({where}).")

@@ -1,3 +1,10 @@
+# The data sets: MNIST's IDX files, CIFAR-10, and the ImageNet validation subset (the authors'
+# 400 images, or a seeded draw).
+IMAGENET_SUBSET = paths(layout.IMAGENET_SUBSET)
+# The authors' 400 ImageNet validation images (imagenet_indices.pth of their repository).
+PAPER_IMAGENET_INDICES = PAPER / "imagenet_val_indices.csv"
+
+
 rule mnist:
     output:
         mnist_files(),
@@ -41,7 +48,7 @@ if config["cifar10"]["dir"] is None:
 
 rule imagenet_subset:
     input:
-        lambda wildcards: f"{imagenet_dir()}/val",
+        lambda wildcards: f"{layout.imagenet_dir(config)}/val",
         # the authors' list of validation images, when imagenet.subset is authors
         indices=(
             str(PAPER_IMAGENET_INDICES)
@@ -66,7 +73,7 @@ rule imagenet_subset:
     resources:
         **job_resources("light"),
     params:
-        dir=lambda wildcards: imagenet_dir(),
+        dir=lambda wildcards: layout.imagenet_dir(config),
         num_images=config["imagenet"]["num_images"],
         subset=config["imagenet"]["subset"],
         seed=config["seed"],

@@ -1,5 +1,9 @@
 # Beyond the paper, part two: feature partition aggregation (Hammoudeh & Lowd, AAAI 2024) certified
 # on Table 1's test images beside randomized ablation (Corollaries 1 and 2, top-k, Lee et al.).
+L0_COMPARED = paths(f"tables/{layout.L0_COMPARED}")
+FPA_DIR = result(layout.FPA)
+FPA_VOTES = paths(f"{layout.FPA}/votes", ".npz")
+PAPER_FPA = REPO / "resources" / "fpa" / "hammoudeh_lowd_2024_mnist.csv"
 FPA_TRAIN = paths(f"{layout.FPA}/ensemble", ".pt", job="train")
 FIGURE_L0_COMPARED = paths(f"figures/{layout.L0_COMPARED}", ".png")
 

@@ -3,61 +3,92 @@
 DISCUSSION_IMAGENET = paths(layout.DISCUSSION_IMAGENET)
 
 
-# Tables 1, 3 and 6, one rule each (table<number>): a data set's certificates per k.
-for dataset, number in layout.CERTIFICATE_TABLES.items():
-
-    rule:
-        name:
-            f"table{number}"
-        input:
-            certificates=table_files(CERTIFICATES.output, dataset),
-            paper=PAPER_TABLES[number],
-        output:
-            table=reported(
-                TABLES[number].output,
+# Tables 1 and 3 to 8, one rule each (table<number>). What differs between them: their inputs,
+# their place in the report (caption, category, label), their params and their script (the
+# keys files, entry, values and code, named apart from Snakemake's directives).
+TABLE_JOBS = {
+    **{  # Tables 1, 3 and 6: a data set's certificates per k
+        number: dict(
+            files=dict(certificates=table_files(CERTIFICATES.output, dataset)),
+            entry=(
                 f"table{number}",
                 f"Table {number}: {DATASETS[dataset].title} certificates",
-                table=f"Table {number}",
+                f"Table {number}",
             ),
-            cells=TABLES[number].cells,
-        log:
-            TABLES[number].log,
-        benchmark:
-            TABLES[number].benchmark
-        conda:
-            "../envs/analysis.yaml"
-        threads: job_threads("light")
-        resources:
-            **job_resources("light"),
-        params:
-            k=section(dataset)["k"],
-            alpha=section(dataset)["alpha"],
-            scale=config["scale"],
-        script:
-            "../scripts/certificate_summary.py"
+            values=dict(k=section(dataset)["k"], alpha=section(dataset)["alpha"]),
+            code="certificate_summary.py",
+        )
+        for dataset, number in layout.CERTIFICATE_TABLES.items()
+    },
+    **{  # Tables 4 and 5: the CIFAR-10 base classifiers of one architecture
+        number: dict(
+            files=dict(
+                accuracy=model_files(
+                    BASE_ACCURACY.output,
+                    "cifar10",
+                    config["base_accuracy"]["k"],
+                    arch=arch,
+                )
+            ),
+            entry=(
+                "table45",
+                "Tables 4 and 5: CIFAR-10 base classifiers",
+                f"Table {number} ({arch_name})",
+            ),
+            values=dict(k=config["base_accuracy"]["k"]),
+            code="table_base_accuracy.py",
+        )
+        for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items()
+    },
+    7: dict(  # Lee et al.'s sampling beside the standard one
+        files=dict(
+            lee=[
+                model_files(
+                    CERTIFICATES.output, d, config["table7"][f"{d}_k"], sampling="lee"
+                )
+                for d in ("mnist", "imagenet")
+            ],
+            standard=[
+                model_files(CERTIFICATES.output, d, config["table7"][f"{d}_k"])
+                for d in ("mnist", "imagenet")
+            ],
+        ),
+        entry=("table7", "Table 7: comparison with Lee et al.", "Table 7"),
+        values=dict(
+            datasets=["MNIST", "ImageNet"],
+            k=[config["table7"]["mnist_k"], config["table7"]["imagenet_k"]],
+        ),
+        code="table7.py",
+    ),
+    8: dict(  # the NULL encodings
+        files=dict(
+            certificates=[
+                model_files(CERTIFICATES.output, dataset, k, encoding=encoding)
+                for dataset, k, encoding in layout.table8_rows(config)
+            ]
+        ),
+        entry=("table8", "Table 8: NULL encodings", "Table 8"),
+        values=dict(
+            rows=[
+                [DATASETS[dataset].title, k, encoding]
+                for dataset, k, encoding in layout.table8_rows(config)
+            ]
+        ),
+        code="table8.py",
+    ),
+}
 
-
-# Tables 4 and 5, one rule each: the CIFAR-10 base classifiers of one architecture.
-for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items():
+for number, job in TABLE_JOBS.items():
+    caption, category, label = job["entry"]
 
     rule:
         name:
             f"table{number}"
         input:
-            accuracy=model_files(
-                BASE_ACCURACY.output,
-                "cifar10",
-                config["base_accuracy"]["k"],
-                arch=arch,
-            ),
+            **job["files"],
             paper=PAPER_TABLES[number],
         output:
-            table=reported(
-                TABLES[number].output,
-                "table45",
-                "Tables 4 and 5: CIFAR-10 base classifiers",
-                table=f"Table {number} ({arch_name})",
-            ),
+            table=reported(TABLES[number].output, caption, category, table=label),
             cells=TABLES[number].cells,
         log:
             TABLES[number].log,
@@ -69,79 +100,10 @@ for number, (arch, arch_name) in layout.BASE_ACCURACY_TABLES.items():
         resources:
             **job_resources("light"),
         params:
-            k=config["base_accuracy"]["k"],
+            **job["values"],
             scale=config["scale"],
         script:
-            "../scripts/table_base_accuracy.py"
-
-
-rule table7:
-    input:
-        lee=[
-            model_files(
-                CERTIFICATES.output, d, config["table7"][f"{d}_k"], sampling="lee"
-            )
-            for d in ("mnist", "imagenet")
-        ],
-        standard=[
-            model_files(CERTIFICATES.output, d, config["table7"][f"{d}_k"])
-            for d in ("mnist", "imagenet")
-        ],
-        paper=PAPER_TABLES[7],
-    output:
-        table=reported(
-            TABLES[7].output,
-            "table7",
-            "Table 7: comparison with Lee et al.",
-            table="Table 7",
-        ),
-        cells=TABLES[7].cells,
-    log:
-        TABLES[7].log,
-    benchmark:
-        TABLES[7].benchmark
-    conda:
-        "../envs/analysis.yaml"
-    threads: job_threads("light")
-    resources:
-        **job_resources("light"),
-    params:
-        datasets=["MNIST", "ImageNet"],
-        k=[config["table7"]["mnist_k"], config["table7"]["imagenet_k"]],
-        scale=config["scale"],
-    script:
-        "../scripts/table7.py"
-
-
-rule table8:
-    input:
-        certificates=[
-            model_files(CERTIFICATES.output, dataset, k, encoding=encoding)
-            for dataset, k, encoding in layout.table8_rows(config)
-        ],
-        paper=PAPER_TABLES[8],
-    output:
-        table=reported(
-            TABLES[8].output, "table8", "Table 8: NULL encodings", table="Table 8"
-        ),
-        cells=TABLES[8].cells,
-    log:
-        TABLES[8].log,
-    benchmark:
-        TABLES[8].benchmark
-    conda:
-        "../envs/analysis.yaml"
-    threads: job_threads("light")
-    resources:
-        **job_resources("light"),
-    params:
-        rows=[
-            [DATASETS[dataset].title, k, encoding]
-            for dataset, k, encoding in layout.table8_rows(config)
-        ],
-        scale=config["scale"],
-    script:
-        "../scripts/table8.py"
+            f"../scripts/{job['code']}"
 
 
 rule discussion_imagenet:

@@ -1,3 +1,9 @@
+# Models the authors released (authors_checkpoints.dir), imported instead of trained, and Table
+# 1's models that train together (training.group_size), their job's logs under TABLE1_MODELS.
+AUTHORS_MODELS = layout.authors_models(config)
+TRAIN_GROUPS = layout.table1_training_groups(config, AUTHORS_MODELS)
+TABLE1_MODELS = "models/mnist/{encoding}/{arch}".format(**config["table1"])
+training_settings = by_wildcards(layout.training_settings, "dataset", "k")
 TRAIN = paths(f"{layout.MODELS}/model", ".pt", job="train")
 
 

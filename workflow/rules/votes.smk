@@ -1,5 +1,6 @@
 # One model's votes under a sampling scheme (sampling_scheme): "standard", its table's, or "lee",
 # Lee et al.'s for Table 7 (n0 = 100, n = 100,000), on the same images.
+vote_settings = by_wildcards(layout.vote_settings, "dataset", "sampling")
 VOTE_SHARD = paths(f"{layout.VOTES}/{layout.SHARD}", ".npz")
 
 
@@ -19,10 +20,7 @@ rule votes_shard:
     resources:
         **job_resources("votes"),
     params:
-        **GPU_LOCK,
-        checkpoint=VOTE_SHARD.file(".partial.npz"),
-        data=eval_data_params,
-        positions=shard_range,
+        **shard_job_params(VOTE_SHARD, shard_range),
         settings=vote_settings,
         seed=config["seed"],
         # each scheme's own random streams, none a prefix of another's (randablate.seeding)
