@@ -316,8 +316,10 @@ def rules_sized_off_their_job_kind(files: dict[str, str]) -> list[str]:
             threads = re.findall(r"^ *threads: job_threads\(\"(\w+)\"\)$", body, re.M)
             resources = re.findall(r"^ *resources:\n *\*\*job_resources\(\"(\w+)\"\),$", body, re.M)
             sized = len(threads) == 1 and threads == resources and "mem_mb" not in body
-            # a GPU job takes its GPU through the lock files, and only a GPU job does
-            if not sized or ("**GPU_LOCK," in body) != (threads[0] in layout.GPU_JOBS):
+            # a GPU job takes its GPU through the lock files, and only a GPU job does (a shard
+            # job's params, common.smk's shard_job_params, hold GPU_LOCK)
+            locked = "**GPU_LOCK," in body or "**shard_job_params(" in body
+            if not sized or locked != (threads[0] in layout.GPU_JOBS):
                 faults.append(f"{name}: {body.strip().splitlines()[0]}")
     return faults
 

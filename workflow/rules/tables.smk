@@ -102,8 +102,9 @@ for number, job in TABLE_JOBS.items():
         params:
             **job["values"],
             scale=config["scale"],
+            code=job["code"],  # the script: named by params, as a loop variable is late-bound
         script:
-            f"../scripts/{job['code']}"
+            "../scripts/{params.code}"
 
 
 rule discussion_imagenet:
