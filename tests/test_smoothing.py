@@ -117,6 +117,21 @@ def test_forward_passes_smaller_than_the_batch_give_the_same_votes():
     assert sizes[:72] == [7] * 71 + [3] and sum(sizes) == 1200  # 500 = 71 * 7 + 3
 
 
+def test_the_null_buffer_serves_short_last_batches_without_a_new_one():
+    # 70 samples a call (a pass of 64 and one of 6), then 40: all written into the same
+    # buffer of 64 NULL images; the counts are those of fresh NULL images.
+    base = KeptAmong([10, 20, 30, 40, 50])
+    x = torch.rand(2, 1, 28, 28)
+    model = smoothed(base, 100, batch_size=64)
+    first = model.counts(x, 35, [0, 1])
+    buffer = model._null_buffer
+    assert buffer.shape[:2] == (64, D)
+    again = model.counts(x[:1], 40, [0])
+    assert model._null_buffer is buffer
+    assert torch.equal(first[0], smoothed(base, 100, batch_size=64).counts(x[:1], 35, [0])[0])
+    assert torch.equal(again, smoothed(base, 100, batch_size=40).counts(x[:1], 40, [0]))
+
+
 def test_certify_constant_classifier_matches_exact_arithmetic():
     n0, n, alpha, k = 100, 1000, 0.05, 45
     cert = smoothed(Constant(3), k).certify(torch.rand(2, 1, 28, 28), n0, n, alpha, [0, 1])

@@ -145,15 +145,13 @@ class _CellConvs(nn.Module):
         self.second = _FusedConv(blocks.contiguous(memory_format=layout), second.bias, True,
                                  [0, 0], [1, 1])  # fmt: skip
         self.plain = nn.Sequential(_FusedConv.of(first, True), _FusedConv.of(second, True))
-        self.channels, self.features = channels, f0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The two convolutions of images x (B, C, H, W); as cells where H and W allow."""
-        n, c, h, w = x.shape
-        if h % CELL or w % CELL:
+        h, w = x.shape[-2:]
+        if not cells_fit(h, w):
             return self.plain(x)
-        pixels = x.permute(0, 2, 3, 1).reshape(n, h // CELL, CELL, w // CELL, CELL, c)
-        return self.forward_cells(pixels.transpose(2, 3).reshape(n, h * w, c), h, w)
+        return self.forward_cells(cell_rows(x), h, w)
 
     def forward_cells(self, pixels: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """The two convolutions of images given as pixel rows (B, H*W, C) in `cell_order`."""
@@ -166,6 +164,18 @@ class _CellConvs(nn.Module):
         grid[:, :, 0, :, 0].zero_()
         grid[:, :, -1, :, 1].zero_()
         return self.second(blocks)
+
+
+def cells_fit(h: int, w: int) -> bool:
+    """Whether images of h x w pixels can be given as 4x4 cells."""
+    return h % CELL == 0 and w % CELL == 0
+
+
+def cell_rows(x: torch.Tensor) -> torch.Tensor:
+    """Images (B, C, H, W) as pixel rows (B, H*W, C) in `cell_order` (H, W multiples of 4)."""
+    n, c, h, w = x.shape
+    pixels = x.permute(0, 2, 3, 1).reshape(n, h // CELL, CELL, w // CELL, CELL, c)
+    return pixels.transpose(2, 3).reshape(n, h * w, c)
 
 
 def cell_order(h: int, w: int) -> torch.Tensor:
@@ -181,10 +191,6 @@ class CellCNN(nn.Sequential):
     `forward_cells` takes images as pixel rows in `cell_order`, which is how
     `smoothing.Smoothed` writes its ablated samples for it: no rearranging a batch.
     """
-
-    def cells_fit(self, h: int, w: int) -> bool:
-        """Whether images of h x w pixels can be given as cells."""
-        return h % CELL == 0 and w % CELL == 0
 
     def forward_cells(self, pixels: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """The logits of images given as pixel rows (B, H*W, C) in `cell_order(h, w)`."""

@@ -26,7 +26,7 @@ from .certification import SamplingScheme, certify_counts, scheme_record
 from .devices import DeviceGrant, default_device
 from .encoding import Encoding, get_encoding
 from .files import ResumableNpz, discard_if_older
-from .fused import CellCNN, cell_order, fuse_for_cpu, fused_inference_helps
+from .fused import CellCNN, cell_order, cell_rows, cells_fit, fuse_for_cpu, fused_inference_helps
 from .models import load_model
 from .names import check_precision
 from .seeding import derive_seed
@@ -246,12 +246,10 @@ class Smoothed:
         NULL fill of all d. A `fused.CellCNN` gets them written in its cell order.
         """
         _, _, h, w = coded.shape
-        cells = isinstance(self.model, CellCNN) and self.model.cells_fit(h, w)
+        cells = isinstance(self.model, CellCNN) and cells_fit(h, w)
         if cells:  # the images' pixels and the kept ones renumbered in cell order
-            order = cell_order(h, w).to(self.device)
-            pixels = coded.new_empty(coded.permute(0, 2, 3, 1).shape).view(len(coded), h * w, -1)
-            pixels[:, order] = coded.permute(0, 2, 3, 1).reshape(len(coded), h * w, -1)
-            coded, kept = pixels.view(len(coded), h, w, -1).permute(0, 3, 1, 2), order[kept]
+            coded = cell_rows(coded).view(len(coded), h, w, -1).permute(0, 3, 1, 2)
+            kept = cell_order(h, w).to(self.device)[kept]
         size = min(len(kept), self.forward_batch)
         null_images = self._null_images(size, h, w)
         logits = []
@@ -265,10 +263,16 @@ class Smoothed:
         return logits[0] if len(logits) == 1 else torch.cat(logits)
 
     def _null_images(self, size: int, h: int, w: int) -> torch.Tensor:
-        """The buffer of `size` NULL images (h, w) that `_forward_kept` writes samples into."""
-        if self._null_buffer is None or self._null_buffer.shape[:2] != (size, h * w):
-            self._null_buffer = self.encoding.null_images(size, h, w, self.device, self.dtype)
-        return self._null_buffer
+        """The buffer of at least `size` NULL images (h, w) that `_forward_kept` writes into.
+
+        It only grows: a call's smaller last batch uses its first rows, instead of a new buffer
+        (and a NULL fill) for it and another for the next call's full batches.
+        """
+        buffer = self._null_buffer
+        if buffer is None or len(buffer) < size or buffer.shape[1] != h * w:
+            buffer = self.encoding.null_images(size, h, w, self.device, self.dtype)
+            self._null_buffer = buffer
+        return buffer
 
     def _forward_one(self, inputs: torch.Tensor) -> torch.Tensor:
         """The logits of one forward pass (at most `forward_batch` samples)."""
